@@ -1,0 +1,1 @@
+"""Sources: api, db, files, custom, behind one streaming interface (``base``)."""

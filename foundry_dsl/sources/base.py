@@ -1,0 +1,107 @@
+"""The one streaming interface every source implements.
+
+An extractor reads its :class:`~foundry_dsl.ir.Source` and yields batches: Arrow
+record batches or tables, or lists of dicts (the original tool's records).
+Its last item may be a :class:`NewCursor`, the cursor to store once the run is
+committed. Extractors never write anything and never hold a whole extraction
+in memory: the executor pulls batches at its own pace (backpressure).
+
+A source that can be read in parallel (a range-partitioned query) says so with
+:meth:`Extractor.parts`; the executor then runs one extract task per part.
+Extract tasks are described by picklable values (the IR plus a part number),
+so an extractor is constructed inside whatever process runs the task.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from foundry_dsl import ir
+
+Batch = Union["pa.RecordBatch", "pa.Table", list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class NewCursor:
+    """Yielded last: the cursor to store after commit (None keeps the old one)."""
+
+    value: str | None
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a source can say ahead of time, for `foundry plan`."""
+
+    rows: int | None = None
+    bytes: int | None = None
+    detail: str = ""  # e.g. "3 files" or "ranges: [1, 34), [34, 67), [67, 100]"
+
+
+@dataclass(frozen=True)
+class ExtractContext:
+    """Everything an extractor may know about the run. Picklable."""
+
+    pipeline: ir.Pipeline
+    run_date: dt.date
+    run_at: dt.datetime
+    base_dir: Path  # folder of the pipeline file: relative paths and modules resolve here
+    cursor: str | None = None  # stored cursor, or the cursor env override
+    batch_id: str = ""
+
+
+class Extractor(ABC):
+    """Base of foundry's extractors."""
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+
+    def parts(self, ctx: ExtractContext) -> int:
+        """How many independent streams this extraction splits into."""
+        return 1
+
+    @abstractmethod
+    def extract(self, ctx: ExtractContext, part: int = 0) -> Iterator[Batch | NewCursor]:
+        """Yield batches of part ``part``, then optionally a NewCursor."""
+
+    def estimate(self, ctx: ExtractContext) -> Estimate | None:
+        """Size known without reading the data (never contacts a remote source)."""
+        return None
+
+    def merge_cursors(self, cursors: Sequence[str | None]) -> str | None:
+        """The run's cursor from the cursors of its parts."""
+        values = [c for c in cursors if c is not None]
+        return max(values) if values else None
+
+    def secrets(self) -> list[str]:
+        """Resolved secret values, so logs and errors can redact them."""
+        return []
+
+
+def extractor_for(source: ir.Source) -> Extractor:
+    """The extractor for a source kind; modules load only when used (fast CLI start)."""
+    kind = source.kind
+    if kind == "files":
+        from foundry_dsl.sources.files import FilesExtractor
+
+        return FilesExtractor(source)
+    if kind == "custom":
+        from foundry_dsl.sources.custom import CustomExtractor
+
+        return CustomExtractor(source)
+    if kind == "api":
+        from foundry_dsl.sources.api import ApiExtractor
+
+        return ApiExtractor(source)
+    if kind == "db":
+        from foundry_dsl.sources.db import DbExtractor
+
+        return DbExtractor(source)
+    raise ValueError(f"unknown source kind {kind!r}")

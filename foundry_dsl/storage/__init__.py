@@ -1,0 +1,1 @@
+"""Storage: backends (local, S3, Azure, GCS, custom) and the commit protocol."""
