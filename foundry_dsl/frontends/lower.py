@@ -1,0 +1,328 @@
+"""Lowering: positioned values → IR models, with every error at its position.
+
+Both front ends hand a :class:`PMap` shaped like an IR model to :func:`build`.
+It walks the model's fields itself (rather than trusting one big pydantic
+validation) so that each problem is reported where it was written: an unknown
+key at the key, with "did you mean"; a wrong type or a bad enum member at the
+value; a missing field at the block. All problems are collected, not only the
+first. Secret fields (typed ``EnvRef``) refuse literals with a fix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+import types
+import typing
+from typing import Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from foundry_dsl import ir
+from foundry_dsl.errors import Diagnostic, Position, did_you_mean
+from foundry_dsl.frontends.positioned import Env, PList, PMap, PNode, PScalar, Quantity
+
+_MISSING = object()
+SECRET_KEY_RE = re.compile(
+    r"(^|[_\-])(token|password|passwd|secret|api[_\-]?key|apikey|private[_\-]?key)$"
+    r"|^(authorization|proxy-authorization|cookie|x-api-key)$",
+    re.IGNORECASE,
+)
+PASSWORD_IN_TEXT_RE = re.compile(r"(^|;)\s*(PWD|PASSWORD)\s*=\s*[^;\s]", re.IGNORECASE)
+
+
+class Lowering:
+    """Collects diagnostics while building IR models from positioned values."""
+
+    def __init__(self) -> None:
+        self.diagnostics: list[Diagnostic] = []
+
+    def error(self, message: str, pos: Position | None, help: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(message, pos, help))
+
+    # --- models -------------------------------------------------------------------
+
+    def build(self, model: type[ir.Node], node: PNode, title: str) -> Any:
+        """An instance of ``model``, or None when anything was wrong (already reported)."""
+        if not isinstance(node, PMap):
+            self.error(f"'{title}' must be a block", node.pos, f"write it as: {title} {{ ... }}")
+            return None
+        fields = {n: f for n, f in model.model_fields.items() if n != "span"}
+        values: dict[str, Any] = {}
+        ok = True
+        for key, entry in node.entries.items():
+            if key not in fields:
+                ok = False
+                hint = did_you_mean(key, fields)
+                self.error(
+                    f"unknown field '{key}' in {title}",
+                    entry.key_pos,
+                    hint or f"expected one of: {', '.join(fields)}",
+                )
+                continue
+            f = fields[key]
+            value = self.value(f.annotation, entry.value, key, title, bool(f.discriminator))
+            if value is _MISSING:
+                ok = False
+            else:
+                values[key] = value
+        for name, f in fields.items():
+            if f.is_required() and name not in node.entries:
+                ok = False
+                self.error(f"missing required field '{name}' in {title}", node.pos)
+        if not ok:
+            return None
+        try:
+            return model.model_validate({**values, "span": node.pos})
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = err.get("loc") or ()
+                found = node.entries.get(str(loc[0])) if loc else None
+                where = found.value.pos if found else node.pos
+                self.error(f"{title}: {_clean_msg(err.get('msg', 'invalid value'))}", where)
+            return None
+
+    def union(self, annotation: Any, node: PNode, key: str, title: str) -> Any:
+        if get_origin(annotation) is typing.Annotated:
+            annotation = get_args(annotation)[0]
+        members = {_kind_of(m): m for m in get_args(annotation)}
+        if not isinstance(node, PMap):
+            self.error(f"'{key}' must be a block", node.pos)
+            return _MISSING
+        kind_node = node.get("kind")
+        if not isinstance(kind_node, PScalar) or not isinstance(kind_node.value, str):
+            self.error(
+                f"'{key}' needs a kind in {title}",
+                node.pos,
+                f"write it as: {key} <kind> {{ ... }} with <kind> one of {', '.join(members)}",
+            )
+            return _MISSING
+        kind = kind_node.value
+        if kind not in members:
+            self.error(
+                f"unknown {key} kind '{kind}'",
+                kind_node.pos,
+                did_you_mean(kind, members) or f"expected one of: {', '.join(members)}",
+            )
+            return _MISSING
+        result = self.build(members[kind], node, f"{key} {kind}")
+        return _MISSING if result is None else result
+
+    # --- values -------------------------------------------------------------------
+
+    def value(
+        self, annotation: Any, node: PNode, key: str, title: str, tagged: bool = False
+    ) -> Any:
+        if tagged or _is_discriminated(annotation):
+            return self.union(annotation, node, key, title)
+        options = _options(annotation)
+        model = next((o for o in options if _is_model(o) and o is not ir.EnvRef), None)
+        if model is not None and isinstance(node, PMap):
+            result = self.build(model, node, key)
+            return _MISSING if result is None else result
+        if isinstance(node, PScalar) and node.value is None and type(None) in options:
+            return None
+        if isinstance(node, PScalar) and isinstance(node.value, Env):
+            if ir.EnvRef in options or any(_accepts_env(o) for o in options):
+                return ir.EnvRef(name=node.value.name, span=node.pos)
+            self.error(f"'{key}' cannot come from env()", node.pos, "write the value itself")
+            return _MISSING
+        if [o for o in options if o is not type(None)] == [ir.EnvRef]:
+            self.error(
+                f"'{key}' is a secret and must not be written in the file",
+                node.pos,
+                f'write {key} = env("NAME") and set NAME in the environment',
+            )
+            return _MISSING
+        plain = self.plain(node, annotation)
+        if self.literal_secrets(node, key):
+            return _MISSING
+        return self.check(annotation, plain, node, key, title)
+
+    def plain(self, node: PNode, annotation: Any) -> Any:
+        """Positions stripped; env() kept as EnvRef inside free-form maps and lists."""
+        if isinstance(node, PScalar):
+            v = node.value
+            if isinstance(v, Quantity):
+                return int(v.value) if v.unit_kind == "size" else float(v.value)
+            if isinstance(v, Env):
+                return ir.EnvRef(name=v.name, span=node.pos)
+            if isinstance(v, dt.date) and _wants_str(annotation):
+                return v.isoformat()
+            return v
+        if isinstance(node, PList):
+            return [self.plain(i, Any) for i in node.items]
+        return {k: self.plain(e.value, Any) for k, e in node.entries.items()}
+
+    def literal_secrets(self, node: PNode, key: str) -> bool:
+        """Report secrets written as literals: in a secret-named key, or a password in a
+        connection string. True when any was found."""
+        found = False
+        if isinstance(node, PMap):
+            for k, entry in node.entries.items():
+                found |= self.literal_secrets(entry.value, k)
+        elif isinstance(node, PList):
+            for item in node.items:
+                found |= self.literal_secrets(item, key)
+        elif (
+            isinstance(node.value, str)
+            and node.value
+            and (SECRET_KEY_RE.search(key) or PASSWORD_IN_TEXT_RE.search(node.value))
+        ):
+            found = True
+            self.error(
+                f"'{key}' holds a secret written in the file",
+                node.pos,
+                f'write {key} = env("NAME") and set NAME in the environment',
+            )
+        return found
+
+    def check(self, annotation: Any, value: Any, node: PNode, key: str, title: str) -> Any:
+        literal = _literal_choices(annotation)
+        try:
+            return _adapter(annotation).validate_python(value)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = err.get("loc") or ()
+            where = node.pos
+            if isinstance(node, PList) and loc and isinstance(loc[0], int) and loc[0] < len(node.items):
+                where = node.items[loc[0]].pos
+                bad = value[loc[0]] if isinstance(value, list) else value
+            else:
+                bad = value
+            item_literal = literal or _literal_choices(_item_type(annotation))
+            if item_literal and isinstance(bad, str):
+                self.error(
+                    f"invalid value '{bad}' for '{key}'",
+                    where,
+                    did_you_mean(bad, item_literal) or f"expected one of: {', '.join(item_literal)}",
+                )
+            else:
+                expected = _expected(annotation)
+                got = _describe(bad)
+                self.error(
+                    f"'{key}' must be {expected}, got {got}"
+                    if expected
+                    else f"invalid value for '{key}' in {title}: {_clean_msg(err.get('msg', ''))}",
+                    where,
+                )
+            return _MISSING
+
+
+# --- typing helpers ---------------------------------------------------------------------
+
+
+@functools.cache
+def _adapter(annotation: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(annotation)
+
+
+def _options(annotation: Any) -> list[Any]:
+    if get_origin(annotation) in (Union, types.UnionType):
+        return list(get_args(annotation))
+    return [annotation]
+
+
+def _is_model(t: Any) -> bool:
+    return isinstance(t, type) and issubclass(t, BaseModel)
+
+
+def _is_discriminated(annotation: Any) -> bool:
+    if get_origin(annotation) is not typing.Annotated:
+        return False
+    return any(getattr(m, "discriminator", None) for m in annotation.__metadata__)
+
+
+def _kind_of(model: type[ir.Node]) -> str:
+    return str(model.model_fields["kind"].default)
+
+
+def _accepts_env(t: Any) -> bool:
+    """dict/tuple types whose items may be EnvRefs."""
+    return any(a is ir.EnvRef or _accepts_env(a) for a in get_args(t))
+
+
+def _literal_choices(annotation: Any) -> list[str]:
+    for o in _options(annotation):
+        if get_origin(o) is Literal:
+            return [str(a) for a in get_args(o)]
+    return []
+
+
+def _item_type(annotation: Any) -> Any:
+    for o in _options(annotation):
+        if get_origin(o) in (tuple, list) and get_args(o):
+            return get_args(o)[0]
+    return None
+
+
+def _wants_str(annotation: Any) -> bool:
+    opts = _options(annotation)
+    return str in opts and dt.date not in opts and dt.datetime not in opts
+
+
+_EXPECTED = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+
+
+def _expected(annotation: Any) -> str | None:
+    names = [_EXPECTED[o] for o in _options(annotation) if o in _EXPECTED]
+    for o in _options(annotation):
+        if get_origin(o) in (tuple, list):
+            names.append("a list")
+        elif get_origin(o) is dict:
+            names.append("a block of key = value")
+    return " or ".join(dict.fromkeys(names)) or None
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"' if len(value) < 40 else "a string"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a block"
+    return type(value).__name__
+
+
+def _clean_msg(msg: str) -> str:
+    msg = msg.removeprefix("Value error, ")
+    return msg[:1].lower() + msg[1:]
+
+
+def build_pipeline(low: Lowering, node: PMap) -> ir.Pipeline | None:
+    """A pipeline: run formats default to the platform's, and must be among them."""
+    platform = node.get("platform")
+    run = node.get("run")
+    if run is None:
+        run = PMap(pos=node.pos, title="run")
+        node.set("run", run)
+    if isinstance(run, PMap) and isinstance(platform, PMap) and "formats" not in run.entries:
+        formats = platform.get("formats")
+        if formats is not None:
+            run.set("formats", formats)
+    pipeline = low.build(ir.Pipeline, node, f"pipeline {_title(node)}")
+    if pipeline is None:
+        return None
+    allowed = set(pipeline.platform.formats)
+    wanted = [f for f in pipeline.run.formats if f not in allowed]
+    if wanted and isinstance(run, PMap):
+        where = run.get("formats")
+        low.error(
+            f"format {wanted[0]} is not allowed by platform {pipeline.platform.name}",
+            where.pos if where else run.pos,
+            f"platform {pipeline.platform.name} allows: {', '.join(pipeline.platform.formats)}",
+        )
+        return None
+    return pipeline
+
+
+def _title(node: PMap) -> str:
+    system, table = node.get("system"), node.get("table")
+    if isinstance(system, PScalar) and isinstance(table, PScalar):
+        return f"{system.value}.{table.value}"
+    return ""
