@@ -51,10 +51,13 @@ class Lowering:
         fields = {n: f for n, f in model.model_fields.items() if n != "span"}
         values: dict[str, Any] = {}
         ok = True
+        suggested: set[str] = set()  # a misspelled key explains its field's absence
         for key, entry in node.entries.items():
             if key not in fields:
                 ok = False
                 hint = did_you_mean(key, fields)
+                if hint:
+                    suggested.add(hint.split("'")[1])
                 self.error(
                     f"unknown field '{key}' in {title}",
                     entry.key_pos,
@@ -68,19 +71,25 @@ class Lowering:
             else:
                 values[key] = value
         for name, f in fields.items():
-            if f.is_required() and name not in node.entries:
+            if f.is_required() and name not in node.entries and name not in suggested:
                 ok = False
                 self.error(f"missing required field '{name}' in {title}", node.pos)
-        if not ok:
-            return None
         try:
-            return model.model_validate({**values, "span": node.pos})
+            result = model.model_validate({**values, "span": node.pos})
+            return result if ok else None
         except ValidationError as exc:
             for err in exc.errors():
                 loc = err.get("loc") or ()
+                if not ok and (not loc or loc[0] not in values):
+                    continue  # a consequence of a problem already reported
                 found = node.entries.get(str(loc[0])) if loc else None
                 where = found.value.pos if found else node.pos
-                self.error(f"{title}: {_clean_msg(err.get('msg', 'invalid value'))}", where)
+                message = _bound_msg(err) if found else None
+                self.error(
+                    f"'{loc[0]}' {message}" if message
+                    else f"{title}: {_clean_msg(err.get('msg', 'invalid value'))}",
+                    where,
+                )
             return None
 
     def union(self, annotation: Any, node: PNode, key: str, title: str) -> Any:
@@ -287,6 +296,23 @@ def _describe(value: Any) -> str:
     if isinstance(value, dict):
         return "a block"
     return type(value).__name__
+
+
+_BOUNDS = {
+    "greater_than_equal": ("ge", "at least"),
+    "greater_than": ("gt", "greater than"),
+    "less_than_equal": ("le", "at most"),
+    "less_than": ("lt", "less than"),
+}
+
+
+def _bound_msg(err: Any) -> str | None:
+    """'must be at least 1, got 0' for pydantic's numeric bound errors."""
+    bound = _BOUNDS.get(err.get("type", ""))
+    if bound is None:
+        return None
+    limit = (err.get("ctx") or {}).get(bound[0])
+    return f"must be {bound[1]} {limit}, got {_describe(err.get('input'))}"
 
 
 def _clean_msg(msg: str) -> str:
