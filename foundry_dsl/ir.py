@@ -40,6 +40,17 @@ class Node(BaseModel):
 
     span: Position | None = Field(default=None, exclude=True, repr=False)
 
+    # Where a node was written is not part of what it means: the same pipeline
+    # written in .bronze and in YAML must compare equal.
+    def __eq__(self, other: object) -> bool:
+        if type(self) is not type(other):
+            return NotImplemented
+        assert isinstance(other, Node)
+        return canonical(self) == canonical(other)
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(canonical(self), sort_keys=True))
+
 
 class EnvRef(Node):
     """``env("NAME")``: a value, usually a secret, read from the environment at run time."""
