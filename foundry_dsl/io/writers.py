@@ -1,0 +1,217 @@
+"""Runtime, data path: an Arrow table → one Parquet or CSV file on local disk.
+
+DuckDB writes both formats, from Arrow without copying, on a connection of the
+calling thread (a DuckDB connection must not be shared between threads). The
+file lands in a local staging folder; the storage layer uploads it and the
+commit protocol moves it into the partition. Each write hands on a
+:class:`FileInfo` (rows, bytes, sha256) for ``_metadata.json``.
+
+Parquet keeps the exact Arrow schema: the file carries the ``ARROW:schema``
+key that pyarrow writes too, so a timestamp keeps its time zone name (DuckDB
+alone stores instants as UTC). CSV has a header and RFC 4180 quoting; nested
+values are JSON text and binary values base64.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from foundry_dsl.errors import StorageError
+from foundry_dsl.io.schema import conform
+
+#: our codec names → DuckDB's; DuckDB 1.1+ writes every codec foundry offers
+PARQUET_CODECS = {
+    "snappy": "snappy",
+    "gzip": "gzip",
+    "brotli": "brotli",
+    "lz4": "lz4_raw",  # LZ4_RAW is the Parquet codec that every reader agrees on
+    "zstd": "zstd",
+    "none": "uncompressed",
+}
+DEFAULT_ROW_GROUP_SIZE = 122_880  # DuckDB's default, a multiple of its vector size
+_READ_BATCH = 65_536
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """One written file, as ``_metadata.json`` lists it."""
+
+    name: str  # basename
+    format: str
+    rows: int
+    bytes: int
+    sha256: str
+
+
+_local = threading.local()
+
+
+def connection() -> Any:
+    """This thread's DuckDB connection (in memory, created on first use)."""
+    con = getattr(_local, "con", None)
+    if con is None:
+        import duckdb
+
+        con = duckdb.connect(config={"threads": 1})
+        _local.con = con
+    return con
+
+
+def _sql_str(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _csv_select(schema: pa.Schema) -> str:
+    cols = []
+    for f in schema:
+        col = _ident(f.name)
+        if pa.types.is_nested(f.type):
+            cols.append(f"to_json({col})::VARCHAR AS {col}")
+        elif pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type):
+            cols.append(f"base64({col}) AS {col}")
+        else:
+            cols.append(col)
+    return ", ".join(cols) if cols else "*"
+
+
+def _copy_options(fmt: str, compression: str, schema: pa.Schema, row_group_size: int) -> str:
+    if fmt == "parquet":
+        codec = PARQUET_CODECS.get(compression)
+        if codec is None:
+            raise ValueError(f"unknown parquet compression {compression!r}; use one of {sorted(PARQUET_CODECS)}")
+        arrow_schema = base64.b64encode(schema.serialize().to_pybytes()).decode()
+        return (
+            f"FORMAT parquet, COMPRESSION {codec}, ROW_GROUP_SIZE {row_group_size}, "
+            f"KV_METADATA {{'ARROW:schema': '{arrow_schema}'}}"
+        )
+    if fmt == "csv":
+        # RFC 4180: comma, double quote, a quote inside a field doubled
+        return "FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', ESCAPE '\"'"
+    raise ValueError(f"unknown format {fmt!r}; use parquet or csv")
+
+
+def _copy(source: pa.Table | pa.RecordBatchReader, schema: pa.Schema, path: str, fmt: str,
+          compression: str, row_group_size: int) -> None:
+    con = connection()
+    view = f"__foundry_src_{threading.get_ident()}"
+    select = _csv_select(schema) if fmt == "csv" else "*"
+    options = _copy_options(fmt, compression, schema, row_group_size)
+    con.register(view, source)
+    try:
+        con.execute(f"COPY (SELECT {select} FROM {view}) TO {_sql_str(path)} ({options})")
+    except Exception as exc:
+        if isinstance(exc, (ValueError, StorageError)):
+            raise
+        raise StorageError(f"could not write {path}: {exc}") from None
+    finally:
+        con.unregister(view)
+
+
+def sha256_of(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _info(path: str, fmt: str, rows: int) -> FileInfo:
+    return FileInfo(
+        name=os.path.basename(path),
+        format=fmt,
+        rows=rows,
+        bytes=os.path.getsize(path),
+        sha256=sha256_of(path),
+    )
+
+
+def write_file(
+    table: pa.Table,
+    path: str,
+    fmt: Literal["parquet", "csv"],
+    compression: str,
+    *,
+    row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
+) -> FileInfo:
+    """Write ``table`` to the local file ``path`` (replacing it) and describe it.
+
+    ``compression`` applies to Parquet; CSV is always written plain.
+    """
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    _copy(table, table.schema, path, fmt, compression, row_group_size)
+    return _info(path, fmt, table.num_rows)
+
+
+def measure(table: pa.Table, fmt: str, compression: str, scratch_dir: str | None = None) -> int:
+    """Bytes that ``table`` takes once written: what the chunker calibrates with."""
+    import tempfile
+
+    fd, path = tempfile.mkstemp(suffix=f".{fmt}", dir=scratch_dir)
+    os.close(fd)
+    try:
+        _copy(table, table.schema, path, fmt, compression, DEFAULT_ROW_GROUP_SIZE)
+        return os.path.getsize(path)
+    finally:
+        os.unlink(path)
+
+
+def _read_batches(path: str, fmt: str) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(path)
+        return pf.schema_arrow, pf.iter_batches(batch_size=_READ_BATCH)
+    # a CSV is text already: every column is read back as text, exactly as written
+    rel = connection().cursor().sql(
+        f"SELECT * FROM read_csv({_sql_str(path)}, header=true, all_varchar=true, delim=',', "
+        "quote='\"', escape='\"', allow_quoted_nulls=false)"
+    )
+    reader = rel.to_arrow_reader(_READ_BATCH)
+    return reader.schema, iter(reader)
+
+
+def _text_schema(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([pa.field(f.name, pa.string()) for f in schema])
+
+
+def rewrite(
+    path: str, fmt: str, schema: pa.Schema, compression: str,
+    *, row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
+) -> FileInfo:
+    """Conform an already-written file to the batch's final schema, in place.
+
+    Streams the file batch by batch, so memory stays at one read batch. The new
+    file replaces the old one atomically (``os.replace``).
+    """
+    file_schema, batches = _read_batches(path, fmt)
+    # CSV holds text: only the columns and their order change
+    target = _text_schema(schema) if fmt == "csv" else schema
+    rows = 0
+
+    def conformed() -> Iterator[pa.RecordBatch]:
+        nonlocal rows
+        for b in batches:
+            rows += b.num_rows
+            yield from conform(pa.Table.from_batches([b], schema=file_schema), target).to_batches()
+
+    tmp = f"{path}.rewrite"
+    reader = pa.RecordBatchReader.from_batches(target, conformed())
+    try:
+        _copy(reader, schema if fmt == "parquet" else target, tmp, fmt, compression, row_group_size)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return _info(path, fmt, rows)

@@ -1,0 +1,375 @@
+"""Sources: ``custom`` — a Python class of the user's, old style or streaming.
+
+The module is found in the pipeline file's folder, then in foundry's
+``stdlib/``, then on the Python path. The class is constructed without
+arguments and called through one of two interfaces:
+
+* foundry's streaming one: ``extract(self, ctx)`` yields batches (lists of
+  dicts, Arrow record batches or tables) and optionally a final
+  :class:`~foundry_dsl.sources.base.NewCursor`; parameters are in
+  ``ctx.pipeline.source.params``. A subclass of
+  :class:`~foundry_dsl.sources.base.Extractor` is constructed with the source
+  and used as is (parts, estimate, cursors).
+* the original tool's: ``fetch_records(cfg, run_date) -> (records, new_cursor)``
+  with ``cfg`` shaped as its YAML. Such classes work unchanged, including the
+  literal ``from extractors.base import BaseExtractor``: while the module is
+  imported, ``extractors`` is an alias of :mod:`foundry_dsl.extractors` unless a
+  real ``extractors`` package is importable.
+
+Whatever the user's code raises becomes an :class:`ExtractError` naming the
+pipeline, the class and the user's line that failed. Batches are handed on
+to the executor as they come.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+import threading
+import traceback
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from foundry_dsl import ir
+from foundry_dsl.errors import ExtractError, FoundryError, did_you_mean
+from foundry_dsl.sources.base import (
+    Batch,
+    Estimate,
+    ExtractContext,
+    Extractor,
+    NewCursor,
+)
+
+#: records of an old-style extractor are handed on in slices of this many
+RECORDS_PER_BATCH = 50_000
+
+_import_lock = threading.RLock()
+_PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
+#: the original YAML's names for storage fields, where they differ
+_SPEC_NAMES = {("s3", "bucket"): "s3_bucket", ("s3", "prefix"): "s3_prefix"}
+_ALIASES = {"extractors": "foundry_dsl.extractors", "extractors.base": "foundry_dsl.extractors.base"}
+
+
+class _CompatFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """``extractors`` and ``extractors.base`` → foundry's compat package.
+
+    Installed only while a user module is imported, and it answers only when no
+    real ``extractors`` package can be found, so a user's own package wins.
+    """
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None, target: Any = None) -> Any:
+        if fullname not in _ALIASES:
+            return None
+        if fullname == "extractors" and importlib.machinery.PathFinder.find_spec(fullname) is not None:
+            return None
+        if fullname == "extractors.base" and sys.modules.get("extractors") is not sys.modules.get(
+            "foundry_dsl.extractors"
+        ):
+            return None
+        return importlib.util.spec_from_loader(fullname, self, is_package=fullname == "extractors")
+
+    def create_module(self, spec: Any) -> ModuleType:
+        return importlib.import_module(_ALIASES[spec.name])
+
+    def exec_module(self, module: ModuleType) -> None:
+        return None  # the real module is already executed
+
+
+def _roots(base_dir: Path) -> list[Path]:
+    from foundry_dsl.resources import stdlib_dir
+
+    return [Path(base_dir), stdlib_dir()]
+
+
+def _root_of(module: str, base_dir: Path) -> Path | None:
+    """The first of the pipeline's folder and stdlib/ that holds ``module``."""
+    top = module.split(".")[0]
+    for root in _roots(base_dir):
+        if (root / f"{top}.py").is_file() or (root / top).is_dir():
+            return root
+    return None
+
+
+def _under(path: str | None, root: Path) -> bool:
+    if not path:
+        return False
+    try:
+        Path(path).resolve().relative_to(root.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def import_user_module(module: str, base_dir: Path) -> ModuleType:
+    """Import ``module`` from the pipeline's folder, stdlib/, or the Python path."""
+    root = _root_of(module, base_dir)
+    top = module.split(".")[0]
+    finder = _CompatFinder()
+    with _import_lock:
+        if root is not None:
+            cached = sys.modules.get(top)
+            if cached is not None and not _under(getattr(cached, "__file__", None), root):
+                # a module of the same name from another pipeline's folder
+                for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
+                    del sys.modules[name]
+            sys.path.insert(0, str(root))
+        sys.meta_path.insert(0, finder)
+        try:
+            return importlib.import_module(module)
+        finally:
+            sys.meta_path.remove(finder)
+            if root is not None:
+                sys.path.remove(str(root))
+
+
+def _last_user_frame(exc: BaseException, user_dir: str | None = None) -> str:
+    """``file:line in function`` of the deepest frame in the user's code."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f"{exc.filename}:{exc.lineno}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    user = [f for f in frames if user_dir and f.filename.startswith(user_dir)]
+    if not user:
+        user = [
+            f for f in frames
+            if not f.filename.startswith(_PACKAGE_DIR) or "_stdlib" in f.filename
+        ]
+    if not user:
+        return ""
+    f = user[-1]
+    return f"{f.filename}:{f.lineno} in {f.name}"
+
+
+def spec_config(pipeline: ir.Pipeline) -> dict[str, Any]:
+    """The original tool's ``cfg``: what ``fetch_records`` reads.
+
+    Secrets stay names: a storage secret is given as ``<field>_env`` like the
+    original YAML wrote it; only the extractor's own params are resolved.
+    """
+    source = pipeline.source
+    assert isinstance(source, ir.CustomSource)
+    run = pipeline.run
+    platform = pipeline.platform
+    storage: dict[str, Any] = {"storage_backend": platform.storage.kind}
+    for name, value in platform.storage:
+        if name in ("kind", "span") or value is None:
+            continue
+        if isinstance(value, ir.EnvRef):
+            storage[f"{name}_env"] = value.name
+        elif not isinstance(value, dict):
+            storage[_SPEC_NAMES.get((platform.storage.kind, name), name)] = value
+    size_mb = run.max_file_size / 2**20
+    return {
+        "platform": {
+            "bronze": {
+                **storage,
+                "partitioning": {
+                    "use_dt_partition": platform.use_dt_partition,
+                    "partition_strategy": platform.partition,
+                },
+                "output_defaults": {
+                    "allow_csv": "csv" in platform.formats,
+                    "allow_parquet": "parquet" in platform.formats,
+                    "parquet_compression": platform.compression,
+                },
+            }
+        },
+        "source": {
+            "type": "custom",
+            "system": pipeline.system,
+            "table": pipeline.table,
+            "custom_extractor": {
+                "module": source.module,
+                "class_name": source.class_name,
+                "params": resolve_params(source.params),
+            },
+            "run": {
+                "max_rows_per_file": run.max_rows_per_file,
+                "max_file_size_mb": int(size_mb) if size_mb.is_integer() else size_mb,
+                "parallel_workers": run.workers,
+                "write_csv": "csv" in run.formats,
+                "write_parquet": "parquet" in run.formats,
+                "storage_enabled": run.storage_enabled,
+                "local_output_dir": run.local_output_dir,
+                "cleanup_on_failure": run.cleanup_on_failure,
+                **({"batch_id": run.batch_id} if run.batch_id else {}),
+            },
+        },
+    }
+
+
+def resolve_params(value: Any) -> Any:
+    """``params`` with every ``env("NAME")`` read from the environment."""
+    if isinstance(value, ir.EnvRef):
+        return value.resolve()
+    if isinstance(value, dict):
+        return {k: resolve_params(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [resolve_params(v) for v in value]
+    return value
+
+
+def _env_refs(value: Any) -> Iterator[ir.EnvRef]:
+    if isinstance(value, ir.EnvRef):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _env_refs(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _env_refs(v)
+
+
+class CustomExtractor(Extractor):
+    source: ir.CustomSource
+
+    def __init__(self, source: ir.CustomSource) -> None:
+        super().__init__(source)
+        self._instance: Any = None
+        self._module_dir: str | None = None
+
+    @property
+    def _what(self) -> str:
+        return f"custom extractor {self.source.module}.{self.source.class_name}"
+
+    def _fail(self, ctx: ExtractContext, exc: BaseException, doing: str) -> ExtractError:
+        where = _last_user_frame(exc, self._module_dir)
+        at = f" at {where}" if where else ""
+        return ExtractError(
+            f"{ctx.pipeline.name}: {self._what} {doing}: {type(exc).__name__}: {exc}{at}; "
+            "fix the extractor (run with --debug for the full traceback)"
+        )
+
+    def load(self, ctx: ExtractContext) -> Any:
+        """The user's class, instantiated; imported on first use."""
+        if self._instance is not None:
+            return self._instance
+        src = self.source
+        try:
+            module = import_user_module(src.module, ctx.base_dir)
+        except ModuleNotFoundError as exc:
+            if exc.name and src.module.startswith(exc.name):
+                raise ExtractError(
+                    f"{ctx.pipeline.name}: cannot find module '{src.module}' for the custom "
+                    f"source (looked in {ctx.base_dir}, foundry's stdlib/ and the Python path)"
+                ) from exc
+            raise self._fail(ctx, exc, "could not be imported") from exc
+        except Exception as exc:
+            raise self._fail(ctx, exc, "could not be imported") from exc
+        module_file = getattr(module, "__file__", None)
+        self._module_dir = str(Path(module_file).resolve().parent) if module_file else None
+        cls = getattr(module, src.class_name, None)
+        if not isinstance(cls, type):
+            names = [n for n, v in vars(module).items() if isinstance(v, type)]
+            hint = did_you_mean(src.class_name, names)
+            raise ExtractError(
+                f"{ctx.pipeline.name}: module '{src.module}' has no class '{src.class_name}'"
+                + (f"; {hint}" if hint else "")
+            )
+        try:
+            if issubclass(cls, Extractor):
+                self._instance = cls(src)
+            else:
+                self._instance = cls()
+        except Exception as exc:
+            raise self._fail(ctx, exc, "could not be constructed") from exc
+        if not (hasattr(self._instance, "extract") or hasattr(self._instance, "fetch_records")):
+            raise ExtractError(
+                f"{ctx.pipeline.name}: {self._what} has neither extract(ctx) nor "
+                "fetch_records(cfg, run_date); implement one of them"
+            )
+        return self._instance
+
+    def parts(self, ctx: ExtractContext) -> int:
+        inst = self.load(ctx)
+        return inst.parts(ctx) if isinstance(inst, Extractor) else 1
+
+    def estimate(self, ctx: ExtractContext) -> Estimate | None:
+        # never imports user code for a plan: that could contact the source
+        return None
+
+    def merge_cursors(self, cursors: Sequence[str | None]) -> str | None:
+        if isinstance(self._instance, Extractor):
+            return self._instance.merge_cursors(cursors)
+        return super().merge_cursors(cursors)
+
+    def secrets(self) -> list[str]:
+        values = [ref.resolve(required=False) for ref in _env_refs(self.source.params)]
+        return [v for v in values if v]
+
+    def extract(self, ctx: ExtractContext, part: int = 0) -> Iterator[Batch | NewCursor]:
+        inst = self.load(ctx)
+        if isinstance(inst, Extractor):
+            yield from self._guard(ctx, lambda: inst.extract(ctx, part))
+        elif hasattr(inst, "extract"):
+            yield from self._guard(ctx, lambda: inst.extract(ctx))
+        else:
+            yield from self._old_style(ctx, inst)
+
+    def _guard(self, ctx: ExtractContext, start: Any) -> Iterator[Batch | NewCursor]:
+        """Items of the user's iterator; its exceptions become ExtractErrors."""
+        try:
+            it = iter(start())
+        except FoundryError:
+            raise
+        except Exception as exc:
+            raise self._fail(ctx, exc, "failed") from exc
+        while True:
+            try:
+                item = next(it)
+            except StopIteration:
+                return
+            except FoundryError:
+                raise
+            except Exception as exc:
+                raise self._fail(ctx, exc, "failed") from exc
+            if isinstance(item, str | type(None)) or not _is_batch(item):
+                raise ExtractError(
+                    f"{ctx.pipeline.name}: {self._what} yielded {type(item).__name__}; yield "
+                    "lists of dicts, pyarrow RecordBatches or Tables, and at most one NewCursor"
+                )
+            yield item
+
+    def _old_style(self, ctx: ExtractContext, inst: Any) -> Iterator[Batch | NewCursor]:
+        cfg = spec_config(ctx.pipeline)
+        try:
+            result = inst.fetch_records(cfg, ctx.run_date)
+        except FoundryError:
+            raise
+        except Exception as exc:
+            raise self._fail(ctx, exc, "failed") from exc
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise ExtractError(
+                f"{ctx.pipeline.name}: {self._what}.fetch_records returned "
+                f"{type(result).__name__}; it must return (records, new_cursor)"
+            )
+        records, new_cursor = result
+        yield from _slices(records or [])
+        yield NewCursor(None if new_cursor is None else str(new_cursor))
+
+
+def _is_batch(item: Any) -> bool:
+    if isinstance(item, (list, NewCursor)):
+        return True
+    import pyarrow as pa
+
+    return isinstance(item, (pa.RecordBatch, pa.Table))
+
+
+def _slices(records: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    if isinstance(records, list):
+        for i in range(0, len(records), RECORDS_PER_BATCH):
+            yield records[i : i + RECORDS_PER_BATCH]
+        return
+    chunk: list[dict[str, Any]] = []
+    for r in records:
+        chunk.append(r)
+        if len(chunk) >= RECORDS_PER_BATCH:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -1,0 +1,164 @@
+"""Sources: ``files`` — CSV, JSON, NDJSON and Parquet files, read by DuckDB.
+
+Paths and globs are relative to the pipeline file's folder, or fsspec URLs
+(``s3://``, ``gs://``, ``abfs://``, ``memory://``, ``file://``) opened with the
+source's ``options`` as storage options. Files are read one at a time, in
+sorted order, and DuckDB hands on Arrow record batches as it reads them, so
+the file set is never held in memory. Each file's types are DuckDB's
+inference; the batch schema widens across files like across any chunks.
+"""
+
+from __future__ import annotations
+
+import glob as globmod
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from foundry_dsl import ir
+from foundry_dsl.errors import ExtractError
+from foundry_dsl.sources.base import Batch, Estimate, ExtractContext, Extractor, NewCursor
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
+
+BATCH_ROWS = 100_000
+
+_EXTENSIONS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".json": "json",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+_COMPRESSED = (".gz", ".zst")
+
+
+@dataclass(frozen=True)
+class Found:
+    """One file to read: where DuckDB finds it, and its size."""
+
+    path: str  # a local path, or a URL with its protocol
+    size: int
+
+
+def _is_url(path: str) -> bool:
+    return "://" in path
+
+
+def format_of(path: str, declared: str) -> str:
+    """The declared format, or the one the extension says (``.csv.gz`` is csv)."""
+    if declared != "auto":
+        return declared
+    name = path.lower()
+    for suffix in _COMPRESSED:
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    ext = os.path.splitext(name)[1]
+    fmt = _EXTENSIONS.get(ext)
+    if fmt is None:
+        raise ExtractError(
+            f"cannot tell the format of {path} from its extension; "
+            "set format to csv, json, ndjson or parquet"
+        )
+    return fmt
+
+
+class FilesExtractor(Extractor):
+    source: ir.FilesSource
+
+    def _options(self) -> dict[str, Any]:
+        return {k: ir.resolve(v) if isinstance(v, ir.EnvRef) else v for k, v in self.source.options.items()}
+
+    def _filesystem(self, url: str) -> tuple[AbstractFileSystem, str]:
+        from fsspec.core import url_to_fs
+
+        try:
+            return url_to_fs(url, **self._options())
+        except (ImportError, ValueError) as exc:
+            raise ExtractError(f"cannot open {url}: {exc}") from None
+
+    def files(self, ctx: ExtractContext) -> list[Found]:
+        """Every file the paths and globs name, sorted; an empty glob is an error."""
+        found: dict[str, Found] = {}
+        for pattern in self.source.paths:
+            matches = self._expand(pattern, ctx)
+            if not matches:
+                raise ExtractError(
+                    f"{ctx.pipeline.name}: no file matches '{pattern}'"
+                    + ("" if _is_url(pattern) else f" (relative to {ctx.base_dir})")
+                    + "; check the path or glob in the pipeline's source"
+                )
+            for m in matches:
+                found.setdefault(m.path, m)
+        return [found[k] for k in sorted(found)]
+
+    def _expand(self, pattern: str, ctx: ExtractContext) -> list[Found]:
+        if pattern.startswith("file://"):
+            pattern = pattern[len("file://") :]
+        if not _is_url(pattern):
+            full = pattern if os.path.isabs(pattern) else os.path.join(ctx.base_dir, pattern)
+            paths = globmod.glob(full, recursive=True) if globmod.has_magic(full) else [full]
+            return [Found(p, os.path.getsize(p)) for p in sorted(paths) if os.path.isfile(p)]
+        fs, path = self._filesystem(pattern)
+        protocol = pattern.split("://", 1)[0]
+        try:
+            if globmod.has_magic(path):
+                listing = fs.glob(path, detail=True)
+            else:
+                listing = {path: fs.info(path)} if fs.exists(path) else {}
+        except OSError as exc:
+            raise ExtractError(f"{ctx.pipeline.name}: cannot list {pattern}: {exc}") from None
+        return [
+            Found(f"{protocol}://{name.lstrip('/')}" if protocol == "memory" else f"{protocol}://{name}",
+                  int(info.get("size") or 0))
+            for name, info in sorted(listing.items())
+            if info.get("type") == "file"
+        ]
+
+    def estimate(self, ctx: ExtractContext) -> Estimate:
+        files = self.files(ctx)
+        n = len(files)
+        return Estimate(bytes=sum(f.size for f in files), detail=f"{n} file{'s' if n != 1 else ''}")
+
+    def _reader_sql(self, path: str, fmt: str) -> str:
+        quoted = "'" + path.replace("'", "''") + "'"
+        if fmt == "parquet":
+            return f"SELECT * FROM read_parquet({quoted})"
+        if fmt == "csv":
+            opts = [f"header={'true' if self.source.header else 'false'}"]
+            if self.source.delimiter is not None:
+                opts.append("delim='" + self.source.delimiter.replace("'", "''") + "'")
+            return f"SELECT * FROM read_csv({quoted}, {', '.join(opts)})"
+        json_format = "newline_delimited" if fmt == "ndjson" else "auto"
+        return f"SELECT * FROM read_json({quoted}, format='{json_format}')"
+
+    def extract(self, ctx: ExtractContext, part: int = 0) -> Iterator[Batch | NewCursor]:
+        import duckdb
+
+        files = self.files(ctx)
+        con = duckdb.connect(config={"threads": 2})
+        try:
+            # DuckDB reads URLs through fsspec: one filesystem per protocol
+            protocols = {f.path.split("://", 1)[0]: f.path for f in files if _is_url(f.path)}
+            for url in protocols.values():
+                fs, _ = self._filesystem(url)
+                con.register_filesystem(fs)
+            for f in files:
+                fmt = format_of(f.path, self.source.format)
+                try:
+                    reader = con.sql(self._reader_sql(f.path, fmt)).to_arrow_reader(BATCH_ROWS)
+                    for batch in reader:
+                        if batch.num_rows:
+                            yield batch
+                except duckdb.Error as exc:
+                    raise ExtractError(
+                        f"{ctx.pipeline.name}: cannot read {f.path} as {fmt}: {exc}"
+                    ) from None
+        finally:
+            con.close()
+        yield NewCursor(None)
