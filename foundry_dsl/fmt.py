@@ -93,7 +93,7 @@ def _without_comments(item: syntax.Import | syntax.Block) -> syntax.Import | syn
 
 def _item(item: syntax.Import | syntax.Block | syntax.Attribute, depth: int) -> list[str]:
     pad = INDENT * depth
-    lines = [pad + c for c in item.comments]
+    lines = [pad + c if c else "" for c in item.comments]
     if isinstance(item, syntax.Import):
         lines.append(_trail(f"{pad}import {_quote(item.path)}", item.trailing))
     elif isinstance(item, syntax.Block):

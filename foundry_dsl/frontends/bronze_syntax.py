@@ -927,6 +927,17 @@ def _attach_items(items: list[Any], comments: list[_Comment]) -> tuple[list[Any]
     return out, pending
 
 
+def _comment_lines(comments: list[_Comment]) -> tuple[str, ...]:
+    """Comment texts, with "" where the source had blank lines between two comments,
+    so that fmt keeps a file's header comment apart from the next item's."""
+    texts: list[str] = []
+    for prev, c in zip([None, *comments], comments):
+        if prev is not None and c.line - prev.line > 1:
+            texts.append("")
+        texts.append(c.text)
+    return tuple(texts)
+
+
 def _attach_item(
     item: _Item, above: list[_Comment], inside: list[_Comment]
 ) -> tuple[_Item, list[_Comment]]:
@@ -938,7 +949,7 @@ def _attach_item(
             trailing = c.text
         else:
             rest.append(c)
-    texts = tuple(c.text for c in above)
+    texts = _comment_lines(above)
     carry: list[_Comment] = []
     if isinstance(item, syntax.Block):
         body, left = _attach_items(list(item.body), rest)
