@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from foundry_dsl import __version__
 
@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_guarded(module.run, args)
 
 
-def run_guarded(fn, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+def run_guarded(fn: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     from foundry_dsl.errors import FoundryError
 
     try:

@@ -87,21 +87,20 @@ class Extractor(ABC):
 
 def extractor_for(source: ir.Source) -> Extractor:
     """The extractor for a source kind; modules load only when used (fast CLI start)."""
-    kind = source.kind
-    if kind == "files":
+    from foundry_dsl import ir
+
+    if isinstance(source, ir.FilesSource):
         from foundry_dsl.sources.files import FilesExtractor
 
         return FilesExtractor(source)
-    if kind == "custom":
+    if isinstance(source, ir.CustomSource):
         from foundry_dsl.sources.custom import CustomExtractor
 
         return CustomExtractor(source)
-    if kind == "api":
+    if isinstance(source, ir.ApiSource):
         from foundry_dsl.sources.api import ApiExtractor
 
         return ApiExtractor(source)
-    if kind == "db":
-        from foundry_dsl.sources.db import DbExtractor
+    from foundry_dsl.sources.db import DbExtractor
 
-        return DbExtractor(source)
-    raise ValueError(f"unknown source kind {kind!r}")
+    return DbExtractor(source)
