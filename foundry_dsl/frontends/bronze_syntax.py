@@ -931,7 +931,7 @@ def _comment_lines(comments: list[_Comment]) -> tuple[str, ...]:
     """Comment texts, with "" where the source had blank lines between two comments,
     so that fmt keeps a file's header comment apart from the next item's."""
     texts: list[str] = []
-    for prev, c in zip([None, *comments], comments):
+    for prev, c in zip([None, *comments], comments, strict=False):
         if prev is not None and c.line - prev.line > 1:
             texts.append("")
         texts.append(c.text)
