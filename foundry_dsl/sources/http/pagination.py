@@ -1,0 +1,276 @@
+"""Source layer, API: which request comes next, and when to stop.
+
+Each :class:`~foundry_dsl.ir.Pagination` kind has a paginator that hands the
+fetch loop the first request and, given a fetched :class:`Page`, the next
+request or ``None`` (stop). Stop rules are explicit, because silently
+stopping early is how data gets lost:
+
+``none``      one request.
+``offset``    stop on an empty page; with ``total_path``, stop when
+              offset + records reaches the total (a short page before that is
+              an error: the server caps ``limit``); without it, stop on a page
+              shorter than ``limit``.
+``page``      stop on an empty page; with ``total_pages_path``, stop on the
+              last page (a short page before it is an error); without it, stop
+              on a page shorter than ``page_size`` (when the size is sent).
+``cursor``    stop when the next cursor is absent or empty, or when
+              ``has_more_path`` is false (has_more true without a cursor is an
+              error); with ``cursor_field`` also on an empty page. The same
+              cursor twice is a page loop: an error.
+``link``      stop when the ``Link`` header has no ``rel="next"``; the same URL
+              twice is an error.
+``next_url``  stop when the body's next URL is absent, null or empty; the same
+              URL twice is an error.
+
+``offset`` and ``page`` know every request ahead (:attr:`Paginator.indexed`),
+so the fetch loop may fetch a bounded window of pages ahead. ``max_pages``
+is enforced by the fetch loop: reaching it while pages remain is an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin
+
+from requests.utils import parse_header_links
+
+from foundry_dsl import ir
+from foundry_dsl.errors import ExtractError
+from foundry_dsl.sources.http.records import compile_path, get_path
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    url: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Page:
+    index: int  # 0-based position in the extraction
+    request: PageRequest
+    url: str  # the full URL as sent (params merged); redact before showing
+    doc: Any
+    records: list[dict[str, Any]]
+    headers: Mapping[str, str]
+    seconds: float = 0.0  # how long the response took to arrive, retries included
+
+
+class Paginator:
+    """``none``: a single request."""
+
+    indexed = False
+
+    def __init__(self, url: str, params: Mapping[str, Any], where: Callable[[str], str]) -> None:
+        self.url = url
+        self.params = dict(params)
+        self.where = where  # full URL -> "pipeline p: GET <redacted url>", for messages
+
+    def first(self) -> PageRequest:
+        return PageRequest(self.url, self.params)
+
+    def next(self, page: Page) -> PageRequest | None:
+        return None
+
+    def request_at(self, index: int) -> PageRequest:
+        raise NotImplementedError
+
+    def _error(self, page: Page, problem: str) -> ExtractError:
+        return ExtractError(f"{self.where(page.url)}: {problem}")
+
+
+class OffsetPaginator(Paginator):
+    indexed = True
+
+    def __init__(self, p: ir.OffsetPagination, url: str, params: Mapping[str, Any],
+                 where: Callable[[str], str]) -> None:
+        super().__init__(url, params, where)
+        self.p = p
+        self.total_steps = compile_path(p.total_path) if p.total_path else None
+
+    def request_at(self, index: int) -> PageRequest:
+        offset = self.p.start + index * self.p.limit
+        return PageRequest(
+            self.url, {**self.params, self.p.offset_param: offset, self.p.limit_param: self.p.limit}
+        )
+
+    def first(self) -> PageRequest:
+        return self.request_at(0)
+
+    def next(self, page: Page) -> PageRequest | None:
+        n = len(page.records)
+        if n == 0:
+            return None
+        if self.total_steps is not None:
+            total = _number(get_path(page.doc, self.total_steps), self.p.total_path, page, self)
+            reached = self.p.start + page.index * self.p.limit + n
+            if reached >= total:
+                return None
+            if n < self.p.limit:
+                raise self._error(
+                    page,
+                    f"the page holds {n} records for {self.p.limit_param}={self.p.limit} but "
+                    f"{self.p.total_path} says {total} and only {reached} are read: the server "
+                    f"caps the page size; set limit to {n} or less",
+                )
+        elif n < self.p.limit:
+            return None
+        return self.request_at(page.index + 1)
+
+
+class PagePaginator(Paginator):
+    indexed = True
+
+    def __init__(self, p: ir.PagePagination, url: str, params: Mapping[str, Any],
+                 where: Callable[[str], str]) -> None:
+        super().__init__(url, params, where)
+        self.p = p
+        self.pages_steps = compile_path(p.total_pages_path) if p.total_pages_path else None
+        self.size = p.page_size if p.size_param and p.page_size else None
+
+    def request_at(self, index: int) -> PageRequest:
+        params = {**self.params, self.p.page_param: self.p.start_page + index}
+        if self.size is not None and self.p.size_param:
+            params[self.p.size_param] = self.size
+        return PageRequest(self.url, params)
+
+    def first(self) -> PageRequest:
+        return self.request_at(0)
+
+    def next(self, page: Page) -> PageRequest | None:
+        n = len(page.records)
+        if n == 0:
+            return None
+        if self.pages_steps is not None:
+            pages = _number(get_path(page.doc, self.pages_steps), self.p.total_pages_path,
+                            page, self)
+            if page.index + 1 >= pages:
+                return None
+            if self.size is not None and n < self.size:
+                raise self._error(
+                    page,
+                    f"page {self.p.start_page + page.index} holds {n} records for "
+                    f"{self.p.size_param}={self.size} but {self.p.total_pages_path} says "
+                    f"{pages} pages: the server caps the page size; set page_size to {n} or less",
+                )
+        elif self.size is not None and n < self.size:
+            return None
+        return self.request_at(page.index + 1)
+
+
+class CursorPaginator(Paginator):
+    def __init__(self, p: ir.CursorPagination, url: str, params: Mapping[str, Any],
+                 where: Callable[[str], str]) -> None:
+        super().__init__(url, params, where)
+        self.p = p
+        self.cursor_steps = compile_path(p.cursor_path) if p.cursor_path else None
+        self.field_steps = compile_path(p.cursor_field) if p.cursor_field else None
+        self.has_more_steps = compile_path(p.has_more_path) if p.has_more_path else None
+        self.seen: set[str] = set()
+
+    def next(self, page: Page) -> PageRequest | None:
+        cursor: Any
+        if self.cursor_steps is not None:
+            cursor = get_path(page.doc, self.cursor_steps)
+        elif self.p.cursor_header:
+            cursor = page.headers.get(self.p.cursor_header)
+        else:
+            assert self.field_steps is not None
+            cursor = get_path(page.records[-1], self.field_steps) if page.records else None
+        has_more = get_path(page.doc, self.has_more_steps) if self.has_more_steps else None
+        if self.has_more_steps is not None and not has_more:
+            return None
+        if cursor is None or cursor == "":
+            if has_more:
+                raise self._error(
+                    page, f"{self.p.has_more_path} is true but there is no next cursor "
+                    f"({self._source_name()}); check the pagination settings",
+                )
+            return None
+        text = cursor if isinstance(cursor, str) else str(cursor)
+        if text in self.seen:
+            raise self._error(
+                page, f"page loop: the server sent cursor {text!r} twice "
+                f"({self._source_name()}); stopping rather than reading pages again",
+            )
+        self.seen.add(text)
+        return PageRequest(self.url, {**self.params, self.p.cursor_param: text})
+
+    def _source_name(self) -> str:
+        if self.p.cursor_path:
+            return f"cursor_path {self.p.cursor_path}"
+        if self.p.cursor_header:
+            return f"header {self.p.cursor_header}"
+        return f"cursor_field {self.p.cursor_field}"
+
+
+class _UrlPaginator(Paginator):
+    """Shared by ``link`` and ``next_url``: the next request is a whole URL."""
+
+    def __init__(self, url: str, params: Mapping[str, Any], where: Callable[[str], str]) -> None:
+        super().__init__(url, params, where)
+        self.seen: set[str] = set()
+
+    def _follow(self, page: Page, target: Any) -> PageRequest | None:
+        if not target or not isinstance(target, str):
+            return None
+        url = urljoin(page.url, target)
+        if url in self.seen or url == page.url:
+            raise self._error(page, "page loop: the next page is a page already read; "
+                              "stopping rather than reading pages again")
+        self.seen.add(page.url)
+        self.seen.add(url)
+        # the next URL carries its own query; only the auth and static params are added
+        return PageRequest(url, {})
+
+
+class LinkPaginator(_UrlPaginator):
+    def __init__(self, p: ir.LinkPagination, url: str, params: Mapping[str, Any],
+                 where: Callable[[str], str]) -> None:
+        super().__init__(url, params, where)
+        self.rel = p.rel
+
+    def next(self, page: Page) -> PageRequest | None:
+        header = page.headers.get("Link")
+        if not header:
+            return None
+        for link in parse_header_links(header):
+            if self.rel in str(link.get("rel", "")).split():
+                return self._follow(page, link.get("url"))
+        return None
+
+
+class NextUrlPaginator(_UrlPaginator):
+    def __init__(self, p: ir.NextUrlPagination, url: str, params: Mapping[str, Any],
+                 where: Callable[[str], str]) -> None:
+        super().__init__(url, params, where)
+        self.steps = compile_path(p.next_url_path)
+
+    def next(self, page: Page) -> PageRequest | None:
+        return self._follow(page, get_path(page.doc, self.steps))
+
+
+def paginator_for(p: ir.Pagination, url: str, params: Mapping[str, Any],
+                  where: Callable[[str], str]) -> Paginator:
+    if isinstance(p, ir.OffsetPagination):
+        return OffsetPaginator(p, url, params, where)
+    if isinstance(p, ir.PagePagination):
+        return PagePaginator(p, url, params, where)
+    if isinstance(p, ir.CursorPagination):
+        return CursorPaginator(p, url, params, where)
+    if isinstance(p, ir.LinkPagination):
+        return LinkPaginator(p, url, params, where)
+    if isinstance(p, ir.NextUrlPagination):
+        return NextUrlPaginator(p, url, params, where)
+    return Paginator(url, params, where)
+
+
+def _number(value: Any, path: str | None, page: Page, pager: Paginator) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise pager._error(page, f"{path} is {value!r}, not a number; fix the pagination path")
+    try:
+        return int(value)
+    except ValueError:
+        raise pager._error(page, f"{path} is {value!r}, not a number") from None
