@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from tests.e2e.helpers import foundry
-from tests.fixtures.api_server import *  # noqa: F403  (the server fixtures)
 from tests.fixtures.api_server import BEARER_TOKEN, ApiServer, record
 
 # the executor's commit protocol and state store are built alongside; until they land

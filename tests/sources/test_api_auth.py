@@ -9,7 +9,6 @@ import pytest
 from foundry_dsl import ir
 from foundry_dsl.errors import ExtractError
 from foundry_dsl.sources.api import ApiExtractor
-from tests.fixtures.api_server import *  # noqa: F403  (the server fixtures)
 from tests.fixtures.api_server import (
     API_KEY,
     BASIC_PASSWORD,

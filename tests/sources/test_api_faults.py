@@ -6,7 +6,6 @@ import pyarrow as pa
 import pytest
 
 from foundry_dsl import ir
-from tests.fixtures.api_server import *  # noqa: F403  (the server fixtures)
 from tests.fixtures.api_server import (
     ApiServer,
     record,

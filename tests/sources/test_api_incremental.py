@@ -6,7 +6,6 @@ from typing import Any
 
 from foundry_dsl import ir
 from foundry_dsl.sources.base import NewCursor
-from tests.fixtures.api_server import *  # noqa: F403  (the server fixtures)
 from tests.fixtures.api_server import (
     ApiServer,
     run,

@@ -10,7 +10,6 @@ import pytest
 from foundry_dsl import ir
 from foundry_dsl.errors import ExtractError
 from foundry_dsl.sources.http.records import compile_path
-from tests.fixtures.api_server import *  # noqa: F403  (the server fixtures)
 from tests.fixtures.api_server import (
     ApiServer,
     record,

@@ -11,7 +11,6 @@ import pytest
 
 from foundry_dsl import ir
 from foundry_dsl.errors import ExtractError
-from tests.fixtures.api_server import *  # noqa: F403  (the server fixtures)
 from tests.fixtures.api_server import (
     ApiServer,
     record,

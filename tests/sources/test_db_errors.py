@@ -7,7 +7,6 @@ import re
 import pytest
 
 from foundry_dsl.errors import ExtractError
-from tests.fixtures.databases import *  # noqa: F403
 from tests.fixtures.databases import PG_PASSWORD
 from tests.sources.db_helpers import pipeline, run
 

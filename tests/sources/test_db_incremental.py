@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fixtures.databases import *  # noqa: F403
 from tests.sources.db_helpers import pipeline, run
 
 

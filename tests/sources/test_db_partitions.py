@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from foundry_dsl.sources.db import compute_ranges
-from tests.fixtures.databases import *  # noqa: F403
 from tests.sources.db_helpers import context, pipeline, run
 
 

@@ -9,7 +9,6 @@ import uuid
 import pyarrow as pa
 import pytest
 
-from tests.fixtures.databases import *  # noqa: F403
 from tests.sources.db_helpers import pipeline, run
 
 UTC = dt.timezone.utc
