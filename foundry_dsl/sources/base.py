@@ -55,6 +55,7 @@ class ExtractContext:
     base_dir: Path  # folder of the pipeline file: relative paths and modules resolve here
     cursor: str | None = None  # stored cursor, or the cursor env override
     batch_id: str = ""
+    prepared: Any = None  # what Extractor.prepare returned for this run
 
 
 class Extractor(ABC):
@@ -62,6 +63,15 @@ class Extractor(ABC):
 
     def __init__(self, source: Any) -> None:
         self.source = source
+
+    def prepare(self, ctx: ExtractContext) -> Any:
+        """Called once per run before any part starts, where the run is coordinated.
+
+        The (picklable) result reaches every part as ``ctx.prepared``: a
+        range-partitioned query computes its ranges here, so that parts running
+        in other processes agree on them.
+        """
+        return None
 
     def parts(self, ctx: ExtractContext) -> int:
         """How many independent streams this extraction splits into."""
