@@ -1,0 +1,110 @@
+"""CLI layer: ``foundry plan FILE...``: show what apply would write, writing nothing.
+
+Also home of the run-input arguments (``--date``, ``--at``, ``--batch-id``,
+``--select``) that ``apply`` and ``graph`` share, so the three commands read
+their inputs the same way and build the same plan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from typing import TYPE_CHECKING
+
+from foundry_dsl.errors import ConfigError, PlanError
+
+if TYPE_CHECKING:
+    from foundry_dsl.plan import Plan
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", metavar="FILE", help="pipeline files (.bronze or YAML)")
+    parser.add_argument("--date", help="logical run date, YYYY-MM-DD (default: today, UTC)")
+    parser.add_argument(
+        "--at", help="run time for hourly/timestamp partitions, ISO 8601 (default: now, UTC)"
+    )
+    parser.add_argument("--batch-id", help="batch id for batch_id partitions")
+    parser.add_argument(
+        "--select", nargs="+", metavar="SYSTEM.TABLE", help="only these pipelines"
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_run_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print the plan as JSON (docs/plan.md)")
+    parser.add_argument(
+        "--offline", action="store_true", help="do not look at storage for existing partitions"
+    )
+    parser.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 2 when the plan would write anything, 0 when it would not",
+    )
+
+
+def run_inputs(args: argparse.Namespace) -> tuple[dt.date, dt.datetime]:
+    """``--date`` and ``--at`` as values: the date defaults to the day of ``--at``."""
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    at = now
+    if args.at:
+        try:
+            at = dt.datetime.fromisoformat(args.at.replace("Z", "+00:00"))
+        except ValueError:
+            raise ConfigError.single(
+                f"--at {args.at!r} is not an ISO 8601 time", help="e.g. --at 2025-01-12T14:30:00Z"
+            ) from None
+        at = at.replace(tzinfo=dt.timezone.utc) if at.tzinfo is None else at.astimezone(dt.timezone.utc)
+    day = at.date()
+    if args.date:
+        try:
+            day = dt.date.fromisoformat(args.date)
+        except ValueError:
+            raise ConfigError.single(
+                f"--date {args.date!r} is not a date", help="use YYYY-MM-DD, e.g. --date 2025-01-12"
+            ) from None
+    return day, at
+
+
+def build_from_args(args: argparse.Namespace, look_up_storage: bool) -> Plan:
+    from foundry_dsl.compile import load
+    from foundry_dsl.planner import build_plan
+
+    project = load(args.files)
+    day, at = run_inputs(args)
+    pipelines = project.pipelines
+    if args.select:
+        known = {p.name for p in pipelines}
+        unknown = [s for s in args.select if s not in known]
+        if unknown:
+            from foundry_dsl.errors import did_you_mean
+
+            hint = did_you_mean(unknown[0], known)
+            raise PlanError(
+                f"--select {unknown[0]}: no such pipeline in {', '.join(args.files)}"
+                + (f"; {hint}" if hint else f" (pipelines: {', '.join(sorted(known))})")
+            )
+        pipelines = tuple(p for p in pipelines if p.name in set(args.select))
+    return build_plan(pipelines, day, at, args.batch_id, look_up_storage=look_up_storage)
+
+
+def run(args: argparse.Namespace) -> int:
+    plan = build_from_args(args, look_up_storage=not args.offline)
+    if args.json:
+        from foundry_dsl.render.plan_json import render_plan_json
+
+        sys.stdout.write(render_plan_json(plan))
+    else:
+        from rich.console import Console
+
+        from foundry_dsl.render.plan_text import plan_renderable, render_plan_text
+
+        console = Console(highlight=False)
+        if console.is_terminal:
+            console.print(plan_renderable(plan))
+        else:
+            # piped or redirected: plain text without the cells' trailing padding
+            sys.stdout.write(render_plan_text(plan, width=console.width))
+    if args.detailed_exitcode and plan.writes_anything():
+        return 2
+    return 0

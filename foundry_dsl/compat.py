@@ -1,0 +1,53 @@
+"""CLI layer: the original tool's command line, for people moving over.
+
+``bronze-extract --config a.yaml,b.yaml --parallel-workers 3 --date 2025-01-12``
+compiles the YAML files with the same front end as ``foundry`` and runs
+``foundry apply`` on them: same plan, same executor, same exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bronze-extract",
+        description="Run medallion-foundry configs with foundry (same as `foundry apply`).",
+    )
+    parser.add_argument("--config", required=True, help="config files, comma-separated")
+    parser.add_argument("--date", help="logical run date, YYYY-MM-DD (default: today)")
+    parser.add_argument(
+        "--parallel-workers", type=int, default=1, help="configs run at once (default 1)"
+    )
+    parser.add_argument("--log-format", choices=["text", "json"], default="text")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from foundry_dsl.cli import run_guarded
+
+    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    return run_guarded(_run, args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from foundry_dsl.commands.apply import execute
+    from foundry_dsl.commands.plan import build_from_args
+
+    ns = argparse.Namespace(
+        files=[c.strip() for c in args.config.split(",") if c.strip()],
+        date=args.date,
+        at=None,
+        batch_id=None,
+        select=None,
+    )
+    plan = build_from_args(ns, look_up_storage=False)
+    return execute(plan, parallel=args.parallel_workers, log_format=args.log_format)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

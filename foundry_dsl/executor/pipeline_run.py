@@ -1,0 +1,537 @@
+"""Runtime layer: one pipeline's task graph, run on local threads.
+
+Runs the graph the planner built, in its order::
+
+    extract[i]  one thread per part, pushing batches into a bounded queue
+    chunk[*]    this thread: batches → Arrow → the batch schema → file-sized chunks
+    write[fmt]  a pool of ``run.workers`` threads writes each chunk in every format
+    upload      each written file goes to the partition's staging in storage
+    commit      files that predate a schema widening are rewritten, then
+                ``_metadata.json`` is written last and the cursor stored after it
+
+Memory stays bounded whatever the source's size: the extract queue holds a
+few batches, the chunker at most one file's worth, and a semaphore lets at
+most ``workers`` chunks be in flight, so extractors wait (backpressure).
+It hands on a :class:`~foundry_dsl.executor.base.PipelineResult`; a failure
+becomes a failed result naming the pipeline and the task, never an exception.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import os
+import queue
+import shutil
+import threading
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from foundry_dsl import ir
+from foundry_dsl.errors import CommitError, FoundryError, PlanError, redact
+from foundry_dsl.executor.base import PipelineResult, Progress
+from foundry_dsl.executor.jobs import WriteJob, rewrite_chunk, write_chunk
+from foundry_dsl.plan import PipelinePlan
+from foundry_dsl.planner import base_dir
+from foundry_dsl.sources.base import ExtractContext, Extractor, NewCursor
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from foundry_dsl.executor.storage_api import Committer
+    from foundry_dsl.io.writers import FileInfo
+    from foundry_dsl.storage.base import StorageBackend
+
+STAGING = "_staging"
+_POLL = 0.1  # seconds between checks of the stop flag while blocked
+
+
+class TaskFailed(Exception):
+    """Carries which task failed and why, up to the pipeline's result."""
+
+    def __init__(self, task: str, cause: BaseException) -> None:
+        super().__init__(task)
+        self.task = task
+        self.cause = cause
+
+
+@dataclass
+class _Written:
+    job: WriteJob
+    infos: list[FileInfo]
+
+
+@dataclass
+class _Stream:
+    parts: list[int] = field(default_factory=list)
+    rows: int = 0
+    written: list[_Written] = field(default_factory=list)
+    cursors: dict[int, str | None] = field(default_factory=dict)
+    schema: pa.Schema | None = None
+    schema_version: int = 0
+
+
+def cursor_env_name(source: ir.Source) -> str | None:
+    if isinstance(source, ir.DbSource):
+        return source.cursor_env
+    if isinstance(source, ir.ApiSource) and source.incremental:
+        return source.incremental.cursor_env
+    return None
+
+
+def staging_root(p: ir.Pipeline) -> Path:
+    """Local staging of a pipeline's runs: ``<local_output_dir>/_staging/<system.table>/``."""
+    return Path(p.run.local_output_dir) / STAGING / p.name
+
+
+class PipelineRun:
+    def __init__(self, pp: PipelinePlan, progress: Progress) -> None:
+        self.pp = pp
+        self.p = pp.pipeline
+        self.progress = progress
+        self.run_id = f"{pp.batch_id}-{uuid.uuid4().hex[:8]}"
+        self.task = "prepare"
+        self.secrets: list[str] = []
+        self.stop = threading.Event()
+        self.partition_url = f"{pp.target_root.rstrip('/')}/{pp.partition_path}"
+        self.committer: Committer  # set once storage is open (_run)
+
+    # --- the whole run ---------------------------------------------------------------
+
+    def run(self) -> PipelineResult:
+        started = time.monotonic()
+        self.progress.started(self.p.name, self.partition_url)
+        try:
+            result = self._run(started)
+        except TaskFailed as exc:
+            result = self._failed(exc.task, exc.cause, started)
+        except Exception as exc:  # a bug in foundry or a custom extractor: still one pipeline
+            result = self._failed(self.task, exc, started)
+        finally:
+            self.stop.set()
+        self.progress.finished(result)
+        return result
+
+    def _run(self, started: float) -> PipelineResult:
+        from foundry_dsl.executor import storage_api
+        from foundry_dsl.sources.base import extractor_for
+        from foundry_dsl.storage.backends import backend_for
+
+        pp, p = self.pp, self.p
+        backend = backend_for(p)
+        self.secrets.extend(_backend_secrets(backend))
+        # a run killed earlier may have left staging behind: the next run cleans it up
+        self.task = "recover"
+        storage_api.recover(backend, pp.partition_path)
+        _clean_local_staging(p)
+        staging = staging_root(p) / self.run_id
+        staging.mkdir(parents=True, exist_ok=True)
+
+        self.task = "prepare"
+        extractor = extractor_for(p.source)
+        self.secrets.extend(extractor.secrets())
+        ctx = ExtractContext(
+            pipeline=p,
+            run_date=pp.run_date,
+            run_at=pp.run_at,
+            base_dir=base_dir(p),
+            cursor=self._cursor_in(backend),
+            batch_id=pp.batch_id,
+        )
+        # per-run data (a query's ranges) computed once, so every part agrees on it
+        ctx = dataclasses.replace(ctx, prepared=extractor.prepare(ctx))
+        self.committer = storage_api.committer(backend, pp.partition_path, self.run_id)
+        try:
+            stream = self._stream(extractor, ctx, self.committer, str(staging))
+            t_stream = time.monotonic() - started
+            files = self._widen(stream, backend)
+            new_cursor = (
+                extractor.merge_cursors([stream.cursors.get(i) for i in stream.parts])
+                if stream.cursors
+                else None
+            )
+            self.task = "commit"
+            metadata = self._metadata(stream, files, new_cursor, started, t_stream)
+            self.committer.commit(metadata)
+        except BaseException:
+            self.stop.set()
+            if p.run.cleanup_on_failure:
+                _quietly(self.committer.abort)
+                shutil.rmtree(staging, ignore_errors=True)
+            raise
+        shutil.rmtree(staging, ignore_errors=True)
+        _remove_if_empty(staging_root(p))
+
+        if new_cursor is not None:
+            self.task = "state"
+            self._store_cursor(backend, new_cursor, stream.rows)
+        return PipelineResult(
+            name=p.name,
+            status="succeeded",
+            rows=stream.rows,
+            files=len(files),
+            bytes=sum(f.bytes for f in files),
+            seconds=time.monotonic() - started,
+            partition=self.partition_url,
+            cursor=new_cursor,
+        )
+
+    # --- extract → chunk → write → upload -------------------------------------------
+
+    def _stream(
+        self, extractor: Extractor, ctx: ExtractContext, committer: Committer, staging: str
+    ) -> _Stream:
+        from foundry_dsl.io.chunker import Chunker
+        from foundry_dsl.io.convert import to_table
+        from foundry_dsl.io.schema import BatchSchema
+
+        graph = self.pp.graph
+        chunk_task = graph["chunk[*]"]
+        # the first format listed is the primary one: file sizes are measured on it
+        writes = sorted(graph.of_kind("write"), key=lambda t: self.p.run.formats.index(t.params["format"]))
+        formats = tuple((str(t.params["format"]), str(t.params["compression"])) for t in writes)
+        parts = self._parts(extractor, ctx)
+        workers = int(chunk_task.params["workers"])
+
+        items: queue.Queue[tuple[str, Any, Any]] = queue.Queue(maxsize=max(2, 2 * len(parts)))
+        threads = [
+            threading.Thread(
+                target=self._produce,
+                args=(extractor, ctx, part, f"extract[{part}]", items),
+                name=f"{self.p.name}:extract[{part}]",
+                daemon=True,
+            )
+            for part in parts
+        ]
+        for th in threads:
+            th.start()
+
+        out = _Stream(parts=parts)
+        schema = BatchSchema()
+        chunker = Chunker(
+            int(chunk_task.params["max_rows_per_file"]),
+            int(chunk_task.params["max_file_size"]),
+            fmt=formats[0][0],
+            compression=formats[0][1],
+            scratch_dir=staging,
+        )
+        observed: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
+        slots = threading.Semaphore(workers)
+        futures: list[Future[_Written]] = []
+        index = 0
+
+        def submit(chunk: pa.Table) -> None:
+            nonlocal index
+            index += 1
+            assert schema.schema is not None
+            chunk = _conform(chunk, schema.schema)
+            job = WriteJob(
+                pipeline=self.p,
+                partition_path=self.pp.partition_path,
+                run_id=self.run_id,
+                staging_dir=staging,
+                index=index,
+                formats=formats,
+                schema_version=schema.version,
+            )
+            # backpressure: wait for a free writer, surfacing an earlier writer's failure
+            while not slots.acquire(timeout=_POLL):
+                _raise_first_failure(futures)
+            _raise_first_failure(futures)
+            # in a list the writer can empty: the pool's work item would otherwise keep the
+            # table alive until the upload is done, long after the file is written
+            fut = pool.submit(self._write, job, [chunk], committer, observed)
+            del chunk
+            fut.add_done_callback(lambda _f: slots.release())
+            futures.append(fut)
+
+        with ThreadPoolExecutor(workers, thread_name_prefix=f"{self.p.name}:write") as pool:
+            try:
+                done = 0
+                while done < len(parts):
+                    kind, who, value = items.get()
+                    if kind == "error":
+                        raise TaskFailed(who, value)
+                    if kind == "done":
+                        done += 1
+                        continue
+                    if kind == "cursor":
+                        out.cursors[who] = value
+                        continue
+                    self.task = "chunk[*]"
+                    table = to_table(value)
+                    if table.num_rows == 0:
+                        continue
+                    if self.p.run.lineage:
+                        table = _with_lineage(table, self.pp.batch_id, self.pp.run_at)
+                    table = schema.add(table)
+                    out.rows += table.num_rows
+                    self.progress.extracted(self.p.name, table.num_rows)
+                    while not observed.empty():
+                        chunker.observe(*observed.get())
+                    for chunk in chunker.add(table):
+                        submit(chunk)
+                rest = chunker.flush()
+                if rest is not None and rest.num_rows:
+                    submit(rest)
+                for fut in futures:
+                    out.written.append(fut.result())
+            except TaskFailed:
+                raise
+            except FoundryError as exc:
+                raise TaskFailed(self.task, exc) from exc
+            finally:
+                self.stop.set()
+                for f in futures:
+                    f.cancel()
+        out.written.sort(key=lambda w: w.job.index)
+        out.schema = schema.schema
+        out.schema_version = schema.version
+        return out
+
+    def _parts(self, extractor: Extractor, ctx: ExtractContext) -> list[int]:
+        """The parts to extract: the plan's, or the extractor's own count for ``extract[*]``."""
+        self.task = "extract[*]"
+        tasks = self.pp.graph.of_kind("extract")
+        count = extractor.parts(ctx)
+        if any(t.dynamic for t in tasks):
+            if count < 1:
+                raise PlanError(f"the extractor says it has {count} parts; it needs at least 1")
+            return list(range(count))
+        planned = [int(t.params["part"]) for t in tasks]
+        if count != len(planned):
+            # running fewer parts than the source has would silently lose rows
+            raise PlanError(
+                f"the plan has {len(planned)} extract tasks but the source has {count} parts; "
+                "plan again"
+            )
+        return planned
+
+    def _produce(
+        self,
+        extractor: Extractor,
+        ctx: ExtractContext,
+        part: int,
+        task: str,
+        items: queue.Queue[tuple[str, Any, Any]],
+    ) -> None:
+        def put(item: tuple[str, Any, Any]) -> bool:
+            while not self.stop.is_set():
+                try:
+                    items.put(item, timeout=_POLL)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        try:
+            for item in extractor.extract(ctx, part):
+                if isinstance(item, NewCursor):
+                    if not put(("cursor", part, item.value)):
+                        return
+                elif not put(("batch", part, item)):
+                    return
+            put(("done", part, None))
+        except BaseException as exc:
+            put(("error", task, exc))
+
+    def _write(
+        self,
+        job: WriteJob,
+        holder: list[pa.Table],
+        committer: Committer,
+        observed: queue.SimpleQueue[tuple[int, int]],
+    ) -> _Written:
+        task = f"write[{job.formats[0][0]}]"
+        try:
+            chunk = holder.pop()
+            infos = write_chunk(job, chunk)
+            observed.put((chunk.num_rows, infos[0].bytes))
+            del chunk  # the file is written: free the table before the upload
+            task = "upload"
+            for info in infos:
+                committer.upload(job.local_path(info.format))
+                self.progress.wrote(self.p.name, info.name, info.rows, info.bytes)
+        except BaseException as exc:
+            raise TaskFailed(f"{task} ({os.path.basename(job.local_path(job.formats[0][0]))})", exc) from exc
+        return _Written(job, infos)
+
+    def _widen(self, stream: _Stream, backend: StorageBackend) -> list[FileInfo]:
+        """All files of a batch share one schema: rewrite those written before it widened.
+
+        An uploaded file cannot be replaced under the same name, so when any file
+        is rewritten this run's uploads are dropped and every file is uploaded
+        again through a fresh committer (object stores pay this only on drift).
+        """
+        from foundry_dsl.executor import storage_api
+
+        stale = [w for w in stream.written if w.job.schema_version != stream.schema_version]
+        if stale:
+            self.task = "write (schema widening)"
+            assert stream.schema is not None
+            final = stream.schema
+            with ThreadPoolExecutor(self.p.run.workers) as pool:
+                fresh = list(pool.map(lambda w: rewrite_chunk(w.job, final), stale))
+            for w, infos in zip(stale, fresh, strict=True):
+                w.infos = infos
+            self.task = "upload"
+            self.committer.abort()
+            self.committer = storage_api.committer(backend, self.pp.partition_path, self.run_id)
+            paths = [w.job.local_path(i.format) for w in stream.written for i in w.infos]
+            with ThreadPoolExecutor(self.p.run.workers) as pool:
+                list(pool.map(self.committer.upload, paths))
+        return [info for w in stream.written for info in w.infos]
+
+    # --- commit and state --------------------------------------------------------------
+
+    def _metadata(
+        self,
+        stream: _Stream,
+        files: list[FileInfo],
+        new_cursor: str | None,
+        started: float,
+        t_stream: float,
+    ) -> dict[str, Any]:
+        from foundry_dsl.metadata import build_metadata
+
+        return build_metadata(
+            pipeline=self.p,
+            partition_path=self.pp.partition_path,
+            run_date=self.pp.run_date,
+            batch_id=self.pp.batch_id,
+            batch_timestamp=self.pp.run_at,
+            files=files,
+            schema=stream.schema if stream.schema is not None else _empty_schema(),
+            new_cursor=new_cursor,
+            durations={
+                "extract_and_write_seconds": round(t_stream, 3),
+                "total_seconds": round(time.monotonic() - started, 3),
+            },
+            extra={"run_id": self.run_id},
+        )
+
+    def _cursor_in(self, backend: StorageBackend) -> str | None:
+        """The cursor env variable when set, else the stored cursor."""
+        env = cursor_env_name(self.p.source)
+        if env and os.environ.get(env):
+            return os.environ[env]
+        from foundry_dsl.executor.storage_api import state_store
+
+        state = state_store(backend).get(self.p.system, self.p.table)
+        value = state.get("cursor") if state else None
+        return None if value is None else str(value)
+
+    def _store_cursor(self, backend: StorageBackend, cursor: str, rows: int) -> None:
+        from foundry_dsl.executor.storage_api import state_store
+
+        try:
+            state_store(backend).set_cursor(
+                self.p.system,
+                self.p.table,
+                cursor,
+                records=rows,
+                partition=self.pp.partition_path,
+                run_id=self.run_id,
+            )
+        except FoundryError as exc:
+            raise CommitError(
+                f"the partition is committed but the new cursor {cursor!r} could not be stored: "
+                f"{exc.message}; the next run starts from the old cursor, or run "
+                f"`foundry state set {self.p.name} {cursor!r} --file {self.p.source_file}`"
+            ) from exc
+
+    # --- failure -----------------------------------------------------------------------
+
+    def _failed(self, task: str, cause: BaseException, started: float) -> PipelineResult:
+        while isinstance(cause, TaskFailed):
+            task, cause = cause.task, cause.cause
+        if isinstance(cause, FoundryError):
+            why = cause.message
+        else:
+            why = f"{type(cause).__name__}: {cause}"
+        kept = (
+            "staging was cleaned up"
+            if self.p.run.cleanup_on_failure
+            else f"staging kept in {staging_root(self.p) / self.run_id}"
+        )
+        committed = (
+            f"{self.partition_url} was committed" if task == "state"
+            else f"the committed partition {self.partition_url} is unchanged"
+        )
+        message = (
+            f"pipeline {self.p.name}: task {task} failed: {why}\n"
+            f"  {committed}; {kept}. Fix the cause and run `foundry apply` again."
+        )
+        return PipelineResult(
+            name=self.p.name,
+            status="failed",
+            seconds=time.monotonic() - started,
+            partition=self.partition_url,
+            error=redact(message, self.secrets),
+            task=task,
+        )
+
+
+def _raise_first_failure(futures: list[Future[_Written]]) -> None:
+    for f in futures:
+        if f.done() and not f.cancelled() and f.exception() is not None:
+            exc = f.exception()
+            assert exc is not None
+            raise exc
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    from foundry_dsl.io.schema import conform
+
+    return conform(table, schema)
+
+
+def _empty_schema() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema([])
+
+
+def _with_lineage(table: pa.Table, batch_id: str, run_at: dt.datetime) -> pa.Table:
+    import pyarrow as pa
+
+    n = table.num_rows
+    table = table.append_column("_batch_id", pa.array([batch_id] * n, pa.string()))
+    return table.append_column(
+        "_extracted_at", pa.array([run_at] * n, pa.timestamp("us", tz="UTC"))
+    )
+
+
+def _clean_local_staging(p: ir.Pipeline) -> None:
+    """Remove staging left by killed runs of this pipeline (one run per pipeline at a time)."""
+    root = staging_root(p)
+    if root.is_dir():
+        for child in root.iterdir():
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def _remove_if_empty(path: Path) -> None:
+    for d in (path, path.parent):
+        try:
+            d.rmdir()
+        except OSError:
+            return
+
+
+def _backend_secrets(backend: StorageBackend) -> list[str]:
+    secrets = getattr(backend, "secrets", None)
+    if callable(secrets):
+        return list(secrets())
+    return list(secrets or [])
+
+
+def _quietly(fn: Any) -> None:
+    # the original failure matters more than a failed clean-up
+    with contextlib.suppress(Exception):
+        fn()
+

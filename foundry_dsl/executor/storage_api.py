@@ -1,0 +1,57 @@
+"""Runtime layer: what the executor, planner and ``state`` use of the storage layer.
+
+The commit protocol is ``foundry_dsl.storage.commit``; partition paths are
+handed to it without the trailing ``/`` that plans show. The state store is
+``foundry_dsl.state``; until it is in the tree, the interim
+``_storage_fallback`` stands in with the same signatures (remove it then).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Protocol
+
+from foundry_dsl.storage.base import StorageBackend
+
+
+class Committer(Protocol):
+    """What the executor uses of ``PartitionCommitter``."""
+
+    def upload(self, local_path: str) -> str: ...
+
+    def commit(self, metadata: dict[str, Any]) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+def _commit_path(partition_path: str) -> str:
+    return partition_path.rstrip("/")
+
+
+def committer(backend: StorageBackend, partition_path: str, run_id: str) -> Committer:
+    from foundry_dsl.storage.commit import PartitionCommitter
+
+    return PartitionCommitter(backend, _commit_path(partition_path), run_id)
+
+
+def recover(backend: StorageBackend, partition_path: str) -> None:
+    from foundry_dsl.storage.commit import recover as recover_partition
+
+    recover_partition(backend, _commit_path(partition_path))
+
+
+def committed_metadata(backend: StorageBackend, partition_path: str) -> dict[str, Any] | None:
+    from foundry_dsl.storage.commit import committed_metadata as read
+
+    return read(backend, _commit_path(partition_path))
+
+
+def state_store(backend: StorageBackend) -> Any:
+    """A ``StateStore`` over ``backend``: ``get``, ``set_cursor``, ``reset``."""
+    try:
+        module = importlib.import_module("foundry_dsl.state")
+    except ModuleNotFoundError as exc:
+        if exc.name != "foundry_dsl.state":
+            raise  # the real module is there but something it needs is not
+        module = importlib.import_module("foundry_dsl.executor._storage_fallback")
+    return module.StateStore(backend)

@@ -1,0 +1,132 @@
+"""`foundry apply` killed with SIGKILL at random moments, then run again.
+
+The source alternates between two datasets, so after every kill the committed
+partition must equal exactly one of them: still there, never a mix, never
+missing or doubled rows, whatever moment the kill hit. Each run starts by
+cleaning up what the killed one left. A reader polls the partition during
+every run and checks the same. After the last kill, a full run lands the
+source exactly once and leaves no staging behind.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.helpers import AT, DATE, REPO, pipeline_file, read_partition, write_orders
+
+TRIALS = 20
+PARTITION = Path("out/system=shop/table=orders/dt=2025-01-12")
+
+
+def _start(cwd: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "foundry_dsl", "apply", "pipeline.bronze", "--date", DATE, "--at", AT],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _dataset(folder: Path, which: int) -> list[tuple[Any, ...]]:
+    for f in folder.glob("*.csv"):
+        f.unlink()
+    return write_orders(folder, files=2, rows_per_file=900 + 300 * which)
+
+
+def _committed_view(partition: Path) -> list[tuple[Any, ...]] | None:
+    """What a reader sees once the partition is committed; None while it is not.
+
+    Read as a careful reader does: the commit marker before and after the data,
+    and only a read between two identical markers counts.
+    """
+    marker = partition / "_metadata.json"
+    before = marker.read_bytes() if marker.exists() else None
+    if before is None:
+        return None
+    rows = read_partition(partition, "parquet")
+    after = marker.read_bytes() if marker.exists() else None
+    if after != before:
+        raise RuntimeError("the partition was replaced while reading: read again")
+    return rows
+
+
+class Reader(threading.Thread):
+    """Reads the committed partition over and over while a run goes on."""
+
+    def __init__(self, partition: Path, allowed: list[list[tuple[Any, ...]]]) -> None:
+        super().__init__(daemon=True)
+        self.partition, self.allowed = partition, allowed
+        self.stop = threading.Event()
+        self.bad: list[int] = []
+        self.reads = 0
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                seen = _committed_view(self.partition)
+            except Exception:  # a file replaced under the reader: read again
+                continue
+            if seen is not None:
+                self.reads += 1
+                if seen not in self.allowed:
+                    self.bad.append(len(seen))
+            time.sleep(0.02)
+
+
+@pytest.mark.slow
+def test_sigkill_at_any_moment_never_breaks_the_committed_partition(tmp_path: Path) -> None:
+    rng = random.Random(20250112)
+    data = tmp_path / "data"
+    second = _dataset(data, 1)
+    datasets = [_dataset(data, 0), second]  # dataset 0 is on disk now
+    pipeline_file(tmp_path, formats="[parquet, csv]", run="max_rows_per_file = 150\n    workers = 2")
+    partition = tmp_path / PARTITION
+
+    started = time.monotonic()
+    first = _start(tmp_path)
+    assert first.wait(timeout=120) == 0, first.stderr.read() if first.stderr else ""
+    full = time.monotonic() - started
+    assert _committed_view(partition) == datasets[0]
+
+    reader = Reader(partition, datasets)
+    reader.start()
+    kills_before_exit = 0
+    for trial in range(TRIALS):
+        _dataset(data, (trial + 1) % 2)
+        proc = _start(tmp_path)
+        time.sleep(rng.uniform(0.05, full))
+        proc.send_signal(signal.SIGKILL)
+        code = proc.wait(timeout=60)
+        kills_before_exit += code == -signal.SIGKILL
+        seen = _committed_view(partition)
+        assert seen is not None, f"trial {trial}: the kill left no committed partition"
+        assert seen in datasets, f"trial {trial}: the committed partition holds {len(seen)} rows"
+    reader.stop.set()
+    reader.join()
+    assert reader.bad == [], f"a reader saw a committed partition with {reader.bad} rows"
+    assert reader.reads > 0
+    assert kills_before_exit >= TRIALS // 2, "most kills should hit a running apply"
+
+    final = _dataset(data, 1)
+    last = _start(tmp_path)
+    assert last.wait(timeout=120) == 0, last.stderr.read() if last.stderr else ""
+    assert _committed_view(partition) == final
+    assert read_partition(partition, "csv") == final
+    out = tmp_path / "out"
+    leftovers = [
+        p
+        for p in out.rglob("*")
+        if p.is_file() and any(part.startswith((".", "_staging")) for part in p.relative_to(out).parts)
+    ]
+    assert leftovers == []
