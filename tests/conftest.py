@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.fixtures.api_server",
     "tests.fixtures.databases",
+    "tests.fixtures.storage_services",
 ]

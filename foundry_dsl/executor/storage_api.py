@@ -2,16 +2,17 @@
 
 The commit protocol is ``foundry_dsl.storage.commit``; partition paths are
 handed to it without the trailing ``/`` that plans show. The state store is
-``foundry_dsl.state``; until it is in the tree, the interim
-``_storage_fallback`` stands in with the same signatures (remove it then).
+``foundry_dsl.state``.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from foundry_dsl.storage.base import StorageBackend
+
+if TYPE_CHECKING:
+    from foundry_dsl.state import StateStore
 
 
 class Committer(Protocol):
@@ -46,12 +47,7 @@ def committed_metadata(backend: StorageBackend, partition_path: str) -> dict[str
     return read(backend, _commit_path(partition_path))
 
 
-def state_store(backend: StorageBackend) -> Any:
-    """A ``StateStore`` over ``backend``: ``get``, ``set_cursor``, ``reset``."""
-    try:
-        module = importlib.import_module("foundry_dsl.state")
-    except ModuleNotFoundError as exc:
-        if exc.name != "foundry_dsl.state":
-            raise  # the real module is there but something it needs is not
-        module = importlib.import_module("foundry_dsl.executor._storage_fallback")
-    return module.StateStore(backend)
+def state_store(backend: StorageBackend) -> StateStore:
+    from foundry_dsl.state import StateStore
+
+    return StateStore(backend)

@@ -4,15 +4,22 @@ Source layer. Reads a :class:`~foundry_dsl.ir.DbSource` and hands the executor
 Arrow record batches (``arrow-odbc`` fills Arrow buffers straight from the
 driver: no Python object per value), then a :class:`NewCursor`.
 
-How a read goes (``extract``), each step on its own for a reason:
+Once per run, before any part starts (``prepare``, wherever the run is
+coordinated), one aggregate query over the rows to read gives what every part
+must agree on: the range cut points (from MIN/MAX of ``partition_column``) and
+the transfer-buffer width (the longest value of each text/binary column whose
+width the schema does not bound: psqlODBC reports 8,190 characters for ``text``
+and no bound for ``bytea``; trusting either truncates or costs a gigabyte per
+batch). Incremental runs also count rows whose key is NULL. The result, a
+picklable :class:`Prepared`, reaches each part as ``ctx.prepared``.
+
+How a part reads (``extract``):
 
 1. describe the query's columns (``sql.dialect``): exact types the ODBC metadata hides;
 2. build ``SELECT ... FROM (<query>) q WHERE ...`` with the incremental filter
    (``key > ?``, a bound parameter) and this part's range (``sql.query``);
-3. probe the longest text and binary value of exactly those rows, so transfer
-   buffers fit the data (psqlODBC reports 8,190 characters for ``text`` and no
-   bound for ``bytea``; trusting either truncates or costs a gigabyte per batch);
-4. stream batches; track max(key) and count rows whose key is NULL.
+3. stream batches (arrow-odbc fetches the next batch on its own thread while
+   this one hands the last on); track max(key).
 
 Figures for the run's metadata go into :attr:`DbExtractor.report`.
 """
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from foundry_dsl.errors import ExtractError
@@ -38,9 +46,14 @@ MAX_BYTES_PER_BATCH = 256 * 1024 * 1024
 #: smallest text buffer; headroom over the probed width for rows that arrive meanwhile
 MIN_TEXT = 64
 
-# cut points computed once per run and reused by every part of it (threads share them)
-_RANGES: dict[tuple[str, str, str, str | None], list[str | None]] = {}
-_RANGES_LOCK = threading.Lock()
+
+@dataclass(frozen=True)
+class Prepared:
+    """Computed once per run by :meth:`DbExtractor.prepare`; every part reads with it."""
+
+    cuts: tuple[str | None, ...]  # partitions - 1 interior cut points, as cursor text
+    text_size: int  # transfer buffer per text/binary value, bytes
+    null_keys: int | None = None  # rows whose incremental key is NULL (incremental only)
 
 
 class DbExtractor(Extractor):
@@ -51,8 +64,24 @@ class DbExtractor(Extractor):
         #: figures for ``_metadata.json`` after extraction, e.g. ``null_incremental_key_rows``
         self.report: dict[str, Any] = {}
         self._conn: str | None = None
+        # used when no one called prepare (direct use): parts of one run on this
+        # instance still compute it once and agree on it
+        self._own: dict[tuple[str | None, str, str], Prepared] = {}
+        self._own_lock = threading.Lock()
 
     # --- the Extractor interface ---------------------------------------------------
+
+    def prepare(self, ctx: ExtractContext) -> Prepared:
+        """Range cut points, buffer width and NULL-key count for this run; connects."""
+        meta, shape = self._describe(ctx.pipeline.name)
+        try:
+            with self._errors(ctx.pipeline.name, "reading partition ranges and value widths"):
+                prepared = self._prepare(ctx, meta, shape)
+        finally:
+            meta.close()
+        if prepared.null_keys is not None:
+            self.report["null_incremental_key_rows"] = prepared.null_keys
+        return prepared
 
     def parts(self, ctx: ExtractContext) -> int:
         return self.source.partitions
@@ -75,24 +104,23 @@ class DbExtractor(Extractor):
         src = self.source
         conn = self._connection()
         pipeline = ctx.pipeline.name
-        with self._errors(pipeline, "describing the query"):
-            meta = self._meta()
-            try:
-                shape = describe(meta, src.query, connstr.is_postgres(conn))
-                where, since = self._filter(ctx, shape)
-                if src.partitions > 1:
-                    cuts = self._cut_points(ctx, meta, shape)
-                    cond = query.range_condition(
-                        src.partition_column or "", part, src.partitions, cuts,
-                        shape.cast(src.partition_column or ""),
-                    )
-                    if cond:
-                        where.add(cond[0], *cond[1])
-                text_size = src.max_text_size or self._probe(meta, shape, where)
-                if src.incremental_key and part == 0:
-                    self.report["null_incremental_key_rows"] = self._count_null_keys(meta, shape)
-            finally:
-                meta.close()
+        meta, shape = self._describe(pipeline)
+        try:
+            with self._errors(pipeline, "reading partition ranges and value widths"):
+                prepared = self._prepared(ctx, meta, shape)
+        finally:
+            meta.close()
+        where, since = self._filter(ctx, shape)
+        if src.partitions > 1:
+            cond = query.range_condition(
+                src.partition_column or "", part, src.partitions, prepared.cuts,
+                shape.cast(src.partition_column or ""),
+            )
+            if cond:
+                where.add(cond[0], *cond[1])
+        text_size = prepared.text_size
+        if part == 0 and prepared.null_keys is not None:
+            self.report["null_incremental_key_rows"] = prepared.null_keys
 
         sql = query.select(src.query, shape.projection, where)
         key = src.incremental_key
@@ -128,12 +156,12 @@ class DbExtractor(Extractor):
     # --- public helpers ------------------------------------------------------------
 
     def compute_ranges(self, ctx: ExtractContext) -> list[tuple[Any, Any]]:
-        """Each part's [low, high) as values (None = open), NULLs in part 0; connects."""
-        meta = self._meta()
+        """Each part's [low, high) as values (None = open), NULLs in part 0; connects.
+        Only MIN/MAX: no widths or NULL-key count (``plan --estimate`` reads nothing else)."""
+        meta, shape = self._describe(ctx.pipeline.name)
         try:
             with self._errors(ctx.pipeline.name, "computing partition ranges"):
-                shape = describe(meta, self.source.query, connstr.is_postgres(self._connection()))
-                cuts = self._cut_points(ctx, meta, shape)
+                cuts = self._prepare(ctx, meta, shape, ranges_only=True).cuts
         finally:
             meta.close()
         edges = [None, *cuts, None]
@@ -147,10 +175,18 @@ class DbExtractor(Extractor):
             self._conn = connstr.tuned(raw, self.source.batch_size)
         return self._conn
 
-    def _meta(self) -> Any:
+    def _describe(self, pipeline: str) -> tuple[Any, Shape]:
+        """A pyodbc connection (the caller closes it) and the query's columns."""
         import pyodbc
 
-        return pyodbc.connect(self._connection(), autocommit=True)
+        with self._errors(pipeline, "connecting"):
+            meta = pyodbc.connect(self._connection(), autocommit=True)
+        try:
+            with self._errors(pipeline, "describing the query"):
+                return meta, describe(meta, self.source.query, connstr.is_postgres(self._connection()))
+        except BaseException:
+            meta.close()
+            raise
 
     def _filter(self, ctx: ExtractContext, shape: Shape) -> tuple[query.Filter, str | None]:
         """The incremental condition, and the cursor it starts from (after lookback)."""
@@ -168,51 +204,57 @@ class DbExtractor(Extractor):
             where.add(f"{col} > {shape.cast(src.incremental_key)}", bound)
         return where, since
 
-    def _cut_points(self, ctx: ExtractContext, meta: Any, shape: Shape) -> list[str | None]:
+    def _prepared(self, ctx: ExtractContext, meta: Any, shape: Shape) -> Prepared:
+        """``ctx.prepared``, or (direct use, no prepare call) this instance's own, once per run."""
+        if isinstance(ctx.prepared, Prepared):
+            return ctx.prepared
+        key = (ctx.cursor, ctx.batch_id, ctx.run_at.isoformat())
+        with self._own_lock:
+            if key not in self._own:
+                self._own[key] = self._prepare(ctx, meta, shape)
+            return self._own[key]
+
+    def _prepare(self, ctx: ExtractContext, meta: Any, shape: Shape, *, ranges_only: bool = False) -> Prepared:
+        """One scan of the rows to read for MIN/MAX and the longest values; one count of NULL keys."""
         src = self.source
-        key = (ctx.pipeline.name, ctx.batch_id, ctx.run_at.isoformat(), ctx.cursor)
-        with _RANGES_LOCK:
-            if key in _RANGES:
-                return _RANGES[key]
-            if src.partition_bounds is not None:
-                low, high = src.partition_bounds
-            else:
-                where, _ = self._filter(ctx, shape)
-                col = f"q.{query.quote(src.partition_column or '')}"
-                cur = meta.cursor()
-                cur.execute(
-                    f"SELECT MIN({col}), MAX({col}) FROM ({query.base(src.query)}) q{where.sql()}",
-                    *where.params,
-                )
-                low, high = cur.fetchone()
+        ranged = src.partitions > 1 and src.partition_bounds is None
+        exprs = [] if src.max_text_size or ranges_only else shape.length_probe()
+        values: list[Any] = []
+        if ranged or exprs:
+            where, _ = self._filter(ctx, shape)
+            col = f"q.{query.quote(src.partition_column or '')}"
+            cols = ([f"MIN({col})", f"MAX({col})"] if ranged else []) + exprs
+            cur = meta.cursor()
+            cur.execute(
+                f"SELECT {', '.join(cols)} FROM ({query.base(src.query)}) q{where.sql()}",
+                *where.params,
+            )
+            values = list(cur.fetchone())
+        cuts: list[str | None] = []
+        if src.partitions > 1:
+            low, high = values[:2] if ranged else (src.partition_bounds or (None, None))
             try:
-                cuts = ranges.cut_points(low, high, src.partitions)
+                found = ranges.cut_points(low, high, src.partitions)
             except ValueError as exc:
                 raise ExtractError(
                     f"pipeline {ctx.pipeline.name}: partition_column "
                     f"{src.partition_column!r}: {exc}; use a number, date or timestamp column"
                 ) from None
-            rendered = [None if c is None else cursor.render(c) for c in cuts]
-            _RANGES[key] = rendered
-            return rendered
-
-    def _probe(self, meta: Any, shape: Shape, where: query.Filter) -> int:
-        exprs = shape.length_probe()
-        if not exprs:
-            return MIN_TEXT
-        cur = meta.cursor()
-        cur.execute(
-            f"SELECT {', '.join(exprs)} FROM ({query.base(self.source.query)}) q{where.sql()}",
-            *where.params,
-        )
-        longest = max((int(v) for v in cur.fetchone() if v is not None), default=0)
-        return max(MIN_TEXT, longest + longest // 8)
-
-    def _count_null_keys(self, meta: Any, shape: Shape) -> int:
-        col = f"q.{query.quote(self.source.incremental_key or '')}"
-        cur = meta.cursor()
-        cur.execute(f"SELECT COUNT(*) FROM ({query.base(self.source.query)}) q WHERE {col} IS NULL")
-        return int(cur.fetchone()[0])
+            cuts = [None if c is None else cursor.render(c) for c in found]
+        if src.max_text_size:
+            text_size = src.max_text_size
+        else:
+            lengths = values[2:] if ranged else values
+            longest = max((int(v) for v in lengths if v is not None), default=0)
+            # headroom for rows that arrive between this scan and the read
+            text_size = max(MIN_TEXT, longest + longest // 8, shape.declared_bytes())
+        null_keys = None
+        if src.incremental_key and not ranges_only:
+            key = f"q.{query.quote(src.incremental_key)}"
+            cur = meta.cursor()
+            cur.execute(f"SELECT COUNT(*) FROM ({query.base(src.query)}) q WHERE {key} IS NULL")
+            null_keys = int(cur.fetchone()[0])
+        return Prepared(tuple(cuts), text_size, null_keys)
 
     def _errors(self, pipeline: str, doing: str) -> _Errors:
         return _Errors(pipeline, doing, self._connection())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -31,10 +32,15 @@ def context(p: ir.Pipeline, cursor: str | None = None, batch_id: str = "b1") -> 
     )
 
 
-def run(p: ir.Pipeline, cursor: str | None = None, batch_id: str = "b1") -> tuple[pa.Table, str | None, dict[str, Any]]:
-    """Every part of the extraction: the rows as one table, the merged cursor, the report."""
+def run(
+    p: ir.Pipeline, cursor: str | None = None, batch_id: str = "b1", *, prepare: bool = True
+) -> tuple[pa.Table, str | None, dict[str, Any]]:
+    """Every part of the extraction as the executor runs it (prepare once, then each part):
+    the rows as one table, the merged cursor, the report. ``prepare=False``: direct use."""
     ex = DbExtractor(p.source)  # type: ignore[arg-type]
     ctx = context(p, cursor, batch_id)
+    if prepare:
+        ctx = dataclasses.replace(ctx, prepared=ex.prepare(ctx))
     batches, cursors = [], []
     for part in range(ex.parts(ctx)):
         for item in ex.extract(ctx, part):

@@ -105,3 +105,11 @@ def test_sqlite_through_libsqliteodbc(sqlite_db, monkeypatch) -> None:  # type: 
         {"id": 3, "name": "long", "amount": 2.25},
     ]
     assert cursor == "3"
+
+
+def test_declared_width_text_holds_four_byte_characters(postgres, pg_env) -> None:  # type: ignore[no-untyped-def]
+    # varchar(n)/char(n) are not probed: their buffers come from the declared width
+    postgres.psql("DROP TABLE IF EXISTS narrow; CREATE TABLE narrow (v varchar(3), c char(2), u uuid);"
+                  "INSERT INTO narrow VALUES ('😀😀😀', 'üü', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11')")
+    table, _, _ = run(pipeline(pg_env, "SELECT * FROM narrow"))
+    assert table.to_pylist() == [{"v": "😀😀😀", "c": "üü", "u": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"}]

@@ -16,7 +16,7 @@ from typing import Any
 from foundry_dsl.sources.sql.query import base, quote
 
 # PostgreSQL types whose text can be long: their width is probed, not trusted
-_PG_TEXT = ("text", "character varying", "character", "json", "jsonb", "xml", "uuid", "numeric")
+_PG_TEXT = ("text", "character varying", "character", "bpchar", "json", "jsonb", "xml", "uuid", "numeric")
 
 
 @dataclass
@@ -25,6 +25,7 @@ class Column:
     type: str  # the server's own type name, lower case ("timestamp with time zone")
     text: bool = False  # read as text: its width needs a buffer
     binary: bool = False
+    length: int | None = None  # declared width in characters (varchar(n), char(n)); None: unbounded
 
 
 @dataclass
@@ -43,10 +44,17 @@ class Shape:
                     return f"CAST(? AS {c.type})"
         return "?"
 
+    def declared_bytes(self) -> int:
+        """Bytes the widest declared-length text column can need (UTF-8: 4 per character)."""
+        return max((4 * c.length for c in self.columns if c.text and c.length is not None), default=0)
+
     def length_probe(self) -> list[str]:
-        """Expressions giving the longest value in bytes of each text and binary column."""
+        """Expressions giving the longest value in bytes of each text and binary column
+        whose width the schema does not bound (``text``, ``jsonb``, ``bytea``, ...)."""
         out = []
         for c in self.columns:
+            if c.length is not None:
+                continue  # varchar(n): the declared width already bounds the buffer
             col = f"q.{quote(c.name)}"
             if self.postgres and (c.text or c.binary):
                 expr = col if c.binary else f"CAST({col} AS text)"
@@ -74,7 +82,7 @@ def describe(conn: Any, query: str, postgres: bool) -> Shape:
             t = typ.lower()
             root = t.split("(")[0].strip()
             text = root in _PG_TEXT and not (root == "numeric" and "(" in t)
-            cols.append(Column(name, t, text=text, binary=root == "bytea"))
+            cols.append(Column(name, t, text=text, binary=root == "bytea", length=_declared(root, t)))
         return _pg_shape(cols)
     cur.execute(f"SELECT * FROM ({base(query)}) q WHERE 1 = 0")
     cols = []
@@ -82,6 +90,15 @@ def describe(conn: Any, query: str, postgres: bool) -> Shape:
         py = d[1]
         cols.append(Column(d[0], getattr(py, "__name__", str(py)), text=py is str, binary=py in (bytes, bytearray)))
     return Shape(cols, postgres=False)
+
+
+def _declared(root: str, type_name: str) -> int | None:
+    """The declared width of a bounded text type: varchar(40) → 40, uuid → 36."""
+    if root == "uuid":
+        return 36
+    if root in ("character varying", "character") and type_name.endswith(")"):
+        return int(type_name[type_name.index("(") + 1 : -1])
+    return None
 
 
 def _pg_shape(cols: list[Column]) -> Shape:

@@ -1,0 +1,369 @@
+"""Storage layer: the commit protocol, the only way landed data becomes visible.
+
+The executor hands each finished data file to :meth:`PartitionCommitter.upload`
+and, when all are up, the run's metadata to :meth:`PartitionCommitter.commit`.
+What it hands on: a partition whose ``_metadata.json`` (the commit marker,
+always written last) lists exactly the partition's data files.
+
+Two strategies, chosen by the backend:
+
+**Local disk** builds the whole new partition (with the spec's names,
+``part-0001.parquet``) in a hidden sibling folder ``.<leaf>.staging-<tag>`` on the
+same filesystem, then swaps the two folders in one ``renameat2(RENAME_EXCHANGE)``
+call, so a reader that lists the folder sees the old partition or the new one,
+never a mix. Where the exchange is unavailable it falls back to two renames
+(old folder aside, new folder in); between them the partition is briefly
+absent, never mixed, and :func:`recover` puts the old one back if the run dies
+there.
+
+**Object stores** (and custom backends) have no atomic rename, and a server-side
+copy would double the traffic. New files are uploaded straight into the
+partition under names that cannot collide with the committed ones
+(``part-0001-<tag>.parquet``, ``tag`` = 8 random hex digits per attempt), then
+``_metadata.json`` is written in one PUT (atomic on S3, Azure and GCS), then the
+previous commit's files are deleted. Until that PUT the committed metadata
+still names only the old files, all still present; afterwards it names only
+the new ones. A reader that takes its file list from ``_metadata.json`` always
+sees one whole commit; a reader that globs the prefix can briefly see both.
+
+A run that dies at any moment leaves the previous commit readable;
+:func:`recover` removes what it left behind. One writer per partition at a time.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import threading
+from typing import Any
+
+from foundry_dsl.errors import CommitError, FoundryError
+from foundry_dsl.storage.base import StorageBackend
+
+log = logging.getLogger("foundry.storage")
+
+METADATA_FILE = "_metadata.json"
+#: data files named by an object-store commit: ``<stem>-<8 hex><.ext>``
+_TAGGED = re.compile(r"^[^/.]+-[0-9a-f]{8}(\..+)?$")
+
+
+def committed_metadata(backend: StorageBackend, partition_path: str) -> dict[str, Any] | None:
+    """The committed partition's ``_metadata.json``, or None when nothing is committed."""
+    raw = backend.read_bytes(f"{_check_path(partition_path)}/{METADATA_FILE}")
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise CommitError(
+            f"partition {partition_path}: {METADATA_FILE} is not valid JSON ({exc}); "
+            "it was not written by foundry: inspect it, then delete it to land the partition again"
+        ) from None
+    if not isinstance(value, dict):
+        raise CommitError(f"partition {partition_path}: {METADATA_FILE} is not a JSON object")
+    return value
+
+
+def recover(backend: StorageBackend, partition_path: str) -> None:
+    """Clean up after killed runs: staging folders and files no commit lists.
+
+    Call it before a run writes the partition, never while another run writes it.
+    """
+    partition_path = _check_path(partition_path)
+    root = _local_root(backend)
+    if root is not None:
+        _LocalFolders(root, partition_path).recover()
+        return
+    meta = committed_metadata(backend, partition_path)
+    listed = _listed_names(meta)
+    for name in _direct_files(backend, partition_path):
+        if name == METADATA_FILE or name.startswith(("_", ".")):
+            continue
+        # when foundry's own metadata lists the files, anything else is left over;
+        # otherwise only our tagged names are known to be ours
+        if (listed is not None and name not in listed) or (
+            listed is None and _TAGGED.match(name)
+        ):
+            backend.delete_file(f"{partition_path}/{name}")
+
+
+class PartitionCommitter:
+    """Uploads one run's files for one partition and commits them, or aborts."""
+
+    def __init__(self, backend: StorageBackend, partition_path: str, run_id: str) -> None:
+        self.backend = backend
+        self.partition_path = _check_path(partition_path)
+        self.run_id = run_id
+        #: 8 random hex digits, fresh per attempt, so a retried run never overwrites
+        #: the files of the commit it replaces even when its run_id is the same
+        self.tag = secrets.token_hex(4)
+        self._lock = threading.Lock()
+        self._files: dict[str, str] = {}  # local basename -> final name
+        self._sizes: dict[str, int] = {}
+        self._state = "open"
+        root = _local_root(backend)
+        self._local = _LocalFolders(root, self.partition_path, self.tag) if root else None
+
+    # --- upload ---------------------------------------------------------------------
+
+    def upload(self, local_path: str) -> str:
+        """Put one finished data file; returns its final name in the partition."""
+        name = os.path.basename(local_path)
+        if not name or name == METADATA_FILE or name.startswith(("_", ".")):
+            raise CommitError(
+                f"partition {self.partition_path}: cannot upload '{name}': names starting "
+                "with '_' or '.' are reserved (readers skip them)"
+            )
+        final = name if self._local else _tagged_name(name, self.tag)
+        with self._lock:
+            self._expect_open("upload")
+            if name in self._files:
+                raise CommitError(
+                    f"partition {self.partition_path}: two data files are named '{name}'"
+                )
+            self._files[name] = final  # reserve before the slow part, outside the lock
+        size = os.path.getsize(local_path)
+        try:
+            # local: into the hidden staging folder; object stores: straight into place
+            if self._local:
+                target = self._local.staging_path(final)
+            else:
+                target = f"{self.partition_path}/{final}"
+            self.backend.upload_file(local_path, target)
+        except BaseException:
+            with self._lock:
+                self._files.pop(name, None)
+            raise
+        with self._lock:
+            self._sizes[name] = size
+        return final
+
+    # --- commit -----------------------------------------------------------------------
+
+    def commit(self, metadata: dict[str, Any]) -> None:
+        """Write ``_metadata.json`` last, then remove the previous commit's files.
+
+        ``metadata["files"]`` may list the run's files by local name (strings, or
+        dicts with ``name`` plus figures such as ``rows``); each entry's name is
+        rewritten to the final name and given ``size``, and uploaded files missing
+        from the list are added, so the committed list is exactly the partition.
+        """
+        with self._lock:
+            self._expect_open("commit")
+            if len(self._sizes) != len(self._files):
+                raise CommitError(
+                    f"partition {self.partition_path}: commit while uploads are still running"
+                )
+            self._state = "committing"
+        metadata["files"] = self._file_entries(metadata.get("files"))
+        metadata.setdefault("num_files", len(metadata["files"]))
+        metadata.setdefault("partition_path", self.partition_path + "/")
+        metadata.setdefault("run_id", self.run_id)
+        data = json.dumps(metadata, indent=2, sort_keys=True, default=str).encode()
+        try:
+            if self._local:
+                self._local.commit(data)
+            else:
+                self._commit_object_store(data, {e["name"] for e in metadata["files"]})
+        except FoundryError as exc:
+            self._state = "failed"
+            raise CommitError(
+                f"partition {self.partition_path}: commit failed, the previous commit is intact: "
+                f"{exc.message}",
+                transient=exc.transient,
+            ) from None
+        except OSError as exc:
+            self._state = "failed"
+            raise CommitError(
+                f"partition {self.partition_path}: commit failed, the previous commit is intact: "
+                f"{exc}"
+            ) from None
+        self._state = "committed"
+
+    def _commit_object_store(self, data: bytes, names: set[str]) -> None:
+        self.backend.write_bytes(f"{self.partition_path}/{METADATA_FILE}", data)
+        # committed from here on; what follows only removes files no reader is told about
+        try:
+            for name in _direct_files(self.backend, self.partition_path):
+                if name not in names and name != METADATA_FILE and not name.startswith(("_", ".")):
+                    self.backend.delete_file(f"{self.partition_path}/{name}")
+        except FoundryError as exc:
+            log.warning("partition %s is committed, but removing old files failed (%s); "
+                        "the next run removes them", self.partition_path, exc.message)
+
+    def _file_entries(self, given: Any) -> list[dict[str, Any]]:
+        entries: dict[str, dict[str, Any]] = {}
+        for item in given or []:
+            entry = {"name": item} if isinstance(item, str) else dict(item)
+            name = os.path.basename(str(entry.get("name") or entry.get("path") or ""))
+            if name not in self._files:
+                raise CommitError(
+                    f"partition {self.partition_path}: metadata lists '{name}', "
+                    "which was not uploaded"
+                )
+            entry.pop("path", None)
+            entries[name] = entry
+        out = []
+        for name in sorted(self._files, key=lambda n: self._files[n]):
+            entry = entries.get(name, {})
+            entry["name"] = self._files[name]
+            entry.setdefault("size", self._sizes[name])
+            out.append(entry)
+        return out
+
+    # --- abort ------------------------------------------------------------------------
+
+    def abort(self) -> None:
+        """Remove what this run uploaded or staged; the previous commit stays as it was."""
+        with self._lock:
+            if self._state == "committed":
+                return
+            self._state = "aborted"
+            finals = list(self._files.values())
+        if self._local:
+            self._local.discard()
+            return
+        for final in finals:
+            self.backend.delete_file(f"{self.partition_path}/{final}")
+
+    def _expect_open(self, what: str) -> None:
+        if self._state != "open":
+            raise CommitError(
+                f"partition {self.partition_path}: cannot {what}, this run is {self._state}"
+            )
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _check_path(path: str) -> str:
+    parts = path.split("/")
+    if not path or path != path.strip("/") or any(p in ("", ".", "..") for p in parts):
+        raise CommitError(f"invalid partition path '{path}': want 'a=1/b=2', no '..' or '//'")
+    return path
+
+
+def _tagged_name(name: str, tag: str) -> str:
+    stem, dot, ext = name.partition(".")
+    return f"{stem}-{tag}{dot}{ext}"
+
+
+def _local_root(backend: StorageBackend) -> str | None:
+    root = getattr(backend, "local_root", None)
+    return root if isinstance(root, str) else None
+
+
+def _direct_files(backend: StorageBackend, partition_path: str) -> list[str]:
+    """Files directly in the partition; nested partitions (``hour=14/``) are not ours."""
+    cut = len(partition_path) + 1
+    return [p[cut:] for p in backend.list_files(partition_path) if "/" not in p[cut:]]
+
+
+def _listed_names(meta: dict[str, Any] | None) -> set[str] | None:
+    files = meta.get("files") if meta else None
+    if not isinstance(files, list):
+        return None
+    return {str(f["name"]) if isinstance(f, dict) else str(f) for f in files}
+
+
+# --- local disk: build aside, swap in one syscall ---------------------------------------
+
+AT_FDCWD = -100
+RENAME_EXCHANGE = 2
+
+
+def _exchange(a: str, b: str) -> bool:
+    """Atomically swap two paths; False when the platform or filesystem cannot."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if fn(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, f"renameat2 exchange failed: {os.strerror(err)}", a)
+
+
+class _LocalFolders:
+    """The partition folder and its hidden siblings for one attempt."""
+
+    def __init__(self, root: str, partition_path: str, tag: str = "") -> None:
+        self.final = os.path.join(root, *partition_path.split("/"))
+        parent_rel, _, leaf_rel = partition_path.rpartition("/")
+        staging_leaf = f".{leaf_rel}.staging-{tag}"
+        self.staging_rel = f"{parent_rel}/{staging_leaf}" if parent_rel else staging_leaf
+        self.parent, leaf = os.path.split(self.final)
+        self.staging_prefix = f".{leaf}.staging-"
+        self.old_prefix = f".{leaf}.old-"
+        self.staging = os.path.join(self.parent, self.staging_prefix + tag)
+        self.old = os.path.join(self.parent, self.old_prefix + tag)
+
+    def staging_path(self, name: str) -> str:
+        """Where ``name`` is staged, relative to the backend root."""
+        return f"{self.staging_rel}/{name}"
+
+    def commit(self, metadata: bytes) -> None:
+        os.makedirs(self.staging, exist_ok=True)
+        with open(os.path.join(self.staging, METADATA_FILE), "wb") as fh:
+            fh.write(metadata)
+        for name in os.listdir(self.staging):
+            _fsync(os.path.join(self.staging, name))
+        _fsync(self.staging)
+        if not os.path.isdir(self.final):
+            os.rename(self.staging, self.final)
+            _fsync(self.parent)
+            return
+        self._carry_nested()
+        if _exchange(self.staging, self.final):
+            leftover = self.staging  # now holds the previous commit
+        else:
+            os.rename(self.final, self.old)
+            os.rename(self.staging, self.final)
+            leftover = self.old
+        _fsync(self.parent)
+        try:
+            shutil.rmtree(leftover)
+        except OSError as exc:
+            # committed already; the next run's recover() removes the old folder
+            log.warning("partition %s is committed, but removing %s failed: %s",
+                        self.final, leftover, exc)
+
+    def _carry_nested(self) -> None:
+        # nested partitions (dt=X/hour=H) under the one being replaced are not ours to drop
+        for entry in os.scandir(self.final):
+            if entry.is_dir(follow_symlinks=False) and not entry.name.startswith((".", "_")):
+                os.rename(entry.path, os.path.join(self.staging, entry.name))
+
+    def discard(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+    def recover(self) -> None:
+        if not os.path.isdir(self.parent):
+            return
+        names = sorted(os.listdir(self.parent))
+        olds = [n for n in names if n.startswith(self.old_prefix)]
+        if not os.path.isdir(self.final) and olds:
+            # died between the fallback's two renames: the old partition goes back
+            os.rename(os.path.join(self.parent, olds[-1]), self.final)
+            olds = olds[:-1]
+        for n in names:
+            if n.startswith(self.staging_prefix) or n in olds:
+                shutil.rmtree(os.path.join(self.parent, n), ignore_errors=True)
+
+
+def _fsync(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

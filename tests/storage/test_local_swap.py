@@ -1,0 +1,139 @@
+"""Local commits swap whole folders: a reader listing the partition never sees a mix."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from foundry_dsl.storage import commit as commit_module
+from foundry_dsl.storage.backends import local_backend
+from foundry_dsl.storage.commit import (
+    METADATA_FILE,
+    PartitionCommitter,
+    committed_metadata,
+    recover,
+)
+
+PARTITION = "system=shop/table=orders/dt=2025-01-12"
+COMMITS = 40
+
+
+class Reader(threading.Thread):
+    """Opens the partition folder, lists it once, reads everything through that handle."""
+
+    def __init__(self, folder: str) -> None:
+        super().__init__(daemon=True)
+        self.folder = folder
+        self.stop = threading.Event()
+        self.snapshots = 0
+        self.absent = 0
+        self.problems: list[str] = []
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                fd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY)
+            except FileNotFoundError:
+                self.absent += 1
+                continue
+            try:
+                self.check(fd)
+            finally:
+                os.close(fd)
+
+    def check(self, fd: int) -> None:
+        names = sorted(os.listdir(fd))
+        if METADATA_FILE not in names:
+            self.problems.append(f"listing without the commit marker: {names}")
+            return
+        meta = json.loads(_read(fd, METADATA_FILE))
+        data = [n for n in names if n != METADATA_FILE]
+        listed = sorted(f["name"] for f in meta["files"])
+        if data != listed:
+            self.problems.append(f"files {data} but metadata of {meta['run']} lists {listed}")
+        for name in data:
+            if _read(fd, name) != meta["run"].encode():
+                self.problems.append(f"{name} is not from {meta['run']}")
+        self.snapshots += 1
+
+
+def _read(dir_fd: int, name: str) -> bytes:
+    fd = os.open(name, os.O_RDONLY, dir_fd=dir_fd)
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read()
+
+
+def _commit_many(root: Path, tmp_path: Path) -> None:
+    backend = local_backend(str(root))
+    for i in range(COMMITS):
+        run = f"run-{i}"
+        committer = PartitionCommitter(backend, PARTITION, run)
+        for n in range(1, i % 4 + 2):  # 1..4 files: a mix would show in the counts
+            path = tmp_path / f"part-{n:04d}.parquet"
+            path.write_bytes(run.encode())
+            committer.upload(str(path))
+        committer.commit({"run": run})
+
+
+def _race(tmp_path: Path) -> Reader:
+    root = tmp_path / "lake"
+    _commit_many(root, tmp_path)  # something committed before the reader starts
+    reader = Reader(str(root / PARTITION))
+    reader.start()
+    try:
+        _commit_many(root, tmp_path)
+    finally:
+        reader.stop.set()
+        reader.join()
+    return reader
+
+
+def test_a_reader_never_sees_a_mix_while_commits_replace_the_partition(tmp_path: Path) -> None:
+    reader = _race(tmp_path)
+    assert reader.problems == []
+    assert reader.absent == 0
+    assert reader.snapshots > 0
+
+
+def test_without_exchange_a_reader_sees_the_partition_absent_but_never_mixed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(commit_module, "_exchange", lambda a, b: False)
+    reader = _race(tmp_path)
+    assert reader.problems == []
+    assert reader.snapshots > 0
+
+
+def test_no_staging_folder_is_left_after_a_commit(tmp_path: Path) -> None:
+    _commit_many(tmp_path / "lake", tmp_path)
+    assert os.listdir(tmp_path / "lake" / "system=shop" / "table=orders") == ["dt=2025-01-12"]
+
+
+def test_recover_puts_back_a_partition_moved_aside_by_a_killed_fallback(tmp_path: Path) -> None:
+    root = tmp_path / "lake"
+    backend = local_backend(str(root))
+    committer = PartitionCommitter(backend, PARTITION, "run-1")
+    committer.commit({"run": "run-1"})
+    table = root / "system=shop" / "table=orders"
+    # what a run killed between the fallback's two renames leaves: old aside, new staged
+    os.rename(table / "dt=2025-01-12", table / ".dt=2025-01-12.old-0badf00d")
+    (table / ".dt=2025-01-12.staging-0badf00d").mkdir()
+    recover(backend, PARTITION)
+    assert os.listdir(table) == ["dt=2025-01-12"]
+    meta = committed_metadata(backend, PARTITION)
+    assert meta is not None and meta["run"] == "run-1"
+
+
+def test_replacing_a_date_partition_keeps_its_hour_partitions(tmp_path: Path) -> None:
+    root = tmp_path / "lake"
+    backend = local_backend(str(root))
+    hour = PartitionCommitter(backend, f"{PARTITION}/hour=14", "run-h")
+    hour.commit({"run": "run-h"})
+    PartitionCommitter(backend, PARTITION, "run-1").commit({"run": "run-1"})
+    PartitionCommitter(backend, PARTITION, "run-2").commit({"run": "run-2"})
+    meta = committed_metadata(backend, f"{PARTITION}/hour=14")
+    assert meta is not None and meta["run"] == "run-h"
