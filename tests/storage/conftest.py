@@ -7,7 +7,6 @@ import uuid
 import pytest
 
 
-
 @pytest.fixture
 def prefix() -> str:
     """A fresh prefix per test, so tests sharing one emulator never see each other."""
