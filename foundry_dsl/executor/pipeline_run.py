@@ -157,6 +157,8 @@ class PipelineRun:
             )
             self.task = "commit"
             metadata = self._metadata(stream, files, new_cursor, started, t_stream)
+            if extractor.report:
+                metadata["source"] = dict(extractor.report)
             self.committer.commit(metadata)
         except BaseException:
             self.stop.set()
@@ -265,11 +267,13 @@ class PipelineRun:
                         continue
                     self.task = "chunk[*]"
                     table = to_table(value)
-                    if table.num_rows == 0:
-                        continue
                     if self.p.run.lineage:
                         table = _with_lineage(table, self.pp.batch_id, self.pp.run_at)
+                    # an empty batch still carries the columns: an empty partition's
+                    # metadata lists them
                     table = schema.add(table)
+                    if table.num_rows == 0:
+                        continue
                     out.rows += table.num_rows
                     self.progress.extracted(self.p.name, table.num_rows)
                     while not observed.empty():

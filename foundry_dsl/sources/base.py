@@ -63,6 +63,9 @@ class Extractor(ABC):
 
     def __init__(self, source: Any) -> None:
         self.source = source
+        #: figures the source reports for ``_metadata.json`` (under "source"), e.g. how
+        #: many rows had a NULL incremental key; complete once extraction has finished
+        self.report: dict[str, Any] = {}
 
     def prepare(self, ctx: ExtractContext) -> Any:
         """Called once per run before any part starts, where the run is coordinated.

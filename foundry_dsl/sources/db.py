@@ -61,8 +61,6 @@ class DbExtractor(Extractor):
 
     def __init__(self, source: ir.DbSource) -> None:
         super().__init__(source)
-        #: figures for ``_metadata.json`` after extraction, e.g. ``null_incremental_key_rows``
-        self.report: dict[str, Any] = {}
         self._conn: str | None = None
         # used when no one called prepare (direct use): parts of one run on this
         # instance still compute it once and agree on it

@@ -162,4 +162,16 @@ def test_an_empty_result_commits_a_zero_row_partition_and_keeps_the_cursor(tmp_p
     meta = metadata(tmp_path / "out" / ROOT / "batch_id=r2")
     assert meta is not None
     assert (meta["total_records"], meta["new_cursor"]) == (0, None)
+    assert [c["name"] for c in meta["schema"]] == ["id", "customer", "amount", "updated_at"]
     assert _cursor(folder, postgres) == "2025-01-01T00:00:00+00:00"
+
+
+def test_rows_with_a_null_incremental_key_are_reported_in_the_metadata(tmp_path, postgres, orders) -> None:  # type: ignore[no-untyped-def]
+    folder = _project(tmp_path, orders)
+    postgres.psql(
+        f"INSERT INTO {orders} VALUES (1, 'a', 1, '2025-01-01+00'), (2, 'b', 2, NULL), (3, 'c', 3, NULL)"
+    )
+    assert _apply(folder, postgres, "r1").returncode == 0
+    meta = metadata(tmp_path / "out" / ROOT / "batch_id=r1")
+    assert meta is not None
+    assert meta["source"] == {"null_incremental_key_rows": 2}
