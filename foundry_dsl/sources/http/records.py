@@ -77,7 +77,8 @@ def parse_json(body: bytes, where: str) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise ExtractError(
-            f"{where} did not return valid JSON ({exc.args[0] if exc.args else exc}); "
+            # the position, not the parser's wording, which changes between orjson versions
+            f"{where} did not return valid JSON (at line {exc.lineno}, column {exc.colno}); "
             f"the body starts with {snippet(body)}. Check the endpoint and its headers "
             "(an HTML page usually means a wrong URL or a login redirect)."
         ) from None
