@@ -41,4 +41,4 @@ def test_wheel_ships_grammar_and_stdlib(tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("foundry_dsl-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "foundry_dsl/_grammar/bronze.lark" in names
-    assert "foundry_dsl/_stdlib/github.bronze" in names
+    assert "foundry_dsl/_stdlib/apis/github.bronze" in names

@@ -124,7 +124,7 @@ def test_a_template_may_build_on_another(project_dir: Path) -> None:
 def test_stdlib_imports_resolve_from_the_shipped_stdlib(project_dir: Path) -> None:
     project = compile_text(
         project_dir,
-        'import "platform.bronze"\nimport "stdlib/github.bronze"\npipeline gh.issues {\n'
+        'import "platform.bronze"\nimport "stdlib/apis/github.bronze"\npipeline gh.issues {\n'
         '  source github { endpoint = "/repos/o/r/issues" }\n}\n',
     )
     src = project.pipelines[0].source
