@@ -209,7 +209,7 @@ class Lowering:
                 )
             else:
                 expected = _expected(annotation)
-                got = _describe(bad)
+                got = describe_value(bad)
                 self.error(
                     f"'{key}' must be {expected}, got {got}"
                     if expected
@@ -284,7 +284,8 @@ def _expected(annotation: Any) -> str | None:
     return " or ".join(dict.fromkeys(names)) or None
 
 
-def _describe(value: Any) -> str:
+def describe_value(value: Any) -> str:
+    """A value as a message shows it: `got \"two\"`, `got 3`, `got a list`."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -312,7 +313,7 @@ def _bound_msg(err: Any) -> str | None:
     if bound is None:
         return None
     limit = (err.get("ctx") or {}).get(bound[0])
-    return f"must be {bound[1]} {limit}, got {_describe(err.get('input'))}"
+    return f"must be {bound[1]} {limit}, got {describe_value(err.get('input'))}"
 
 
 def _clean_msg(msg: str) -> str:

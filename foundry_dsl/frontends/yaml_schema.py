@@ -25,6 +25,7 @@ import re
 from typing import Any
 
 from foundry_dsl.errors import Diagnostic, Position, did_you_mean
+from foundry_dsl.frontends.lower import describe_value
 from foundry_dsl.frontends.positioned import Env, PList, PMap, PNode, PScalar
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -606,16 +607,7 @@ def _describe(node: PNode) -> str:
         return "a section"
     if isinstance(node, PList):
         return "a list"
-    v = node.value
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return f'"{v}"' if len(v) < 40 else "a string"
-    if isinstance(v, (int, float)):
-        return str(v)
-    return type(v).__name__
+    return "null" if node.value is None else describe_value(node.value)
 
 
 def _type_help(node: PNode, allowed: list[str]) -> str | None:

@@ -42,7 +42,10 @@ class Estimate:
 
     rows: int | None = None
     bytes: int | None = None
-    detail: str = ""  # e.g. "3 files" or "ranges: [1, 34), [34, 67), [67, 100]"
+    detail: str = ""  # e.g. "3 files"
+    #: each extract part's [low, high) as cursor text, None for an open end (the
+    #: first part also takes NULLs); None when the source has no ranges to show
+    ranges: tuple[tuple[str | None, str | None], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,15 @@ class Extractor(ABC):
 
     def estimate(self, ctx: ExtractContext) -> Estimate | None:
         """Size known without reading the data (never contacts a remote source)."""
+        return None
+
+    def estimate_live(self, ctx: ExtractContext) -> Estimate | None:
+        """What contacting the source adds to :meth:`estimate` (``plan --estimate``).
+
+        May connect, but only to ask cheap questions (a query's MIN/MAX), never to
+        read the data. None: nothing more to say than :meth:`estimate`. Raises a
+        FoundryError when the source cannot be asked; ``plan`` shows why and goes on.
+        """
         return None
 
     def merge_cursors(self, cursors: Sequence[str | None]) -> str | None:
