@@ -1,0 +1,110 @@
+"""The `.bronze` field reference, generated from the IR so it cannot drift from it.
+
+``docs/language.md`` embeds :func:`field_tables`; a test keeps the two equal.
+Nothing at run time imports this module.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from foundry_dsl import ir
+
+SECTIONS: list[tuple[str, list[type[BaseModel]]]] = [
+    ("platform NAME { ... }", [ir.Platform]),
+    (
+        "storage KIND { ... } (in a platform)",
+        [ir.LocalStorage, ir.S3Storage, ir.AzureStorage, ir.GcsStorage, ir.CustomStorage],
+    ),
+    ("pipeline SYSTEM.TABLE { ... }", [ir.Pipeline]),
+    ("run { ... } (in a pipeline)", [ir.RunOptions]),
+    ("source api { ... }", [ir.ApiSource, ir.ApiIncremental, ir.RetryPolicy]),
+    (
+        "auth KIND { ... } (in an api source)",
+        [ir.BearerAuth, ir.ApiKeyAuth, ir.BasicAuth, ir.OAuth2Auth],
+    ),
+    (
+        "paginate KIND { ... } (in an api source)",
+        [
+            ir.OffsetPagination,
+            ir.PagePagination,
+            ir.CursorPagination,
+            ir.LinkPagination,
+            ir.NextUrlPagination,
+        ],
+    ),
+    ("source db { ... }", [ir.DbSource]),
+    ("source files { ... }", [ir.FilesSource]),
+    ("source custom { ... }", [ir.CustomSource]),
+]
+
+HIDDEN = {"span", "kind", "name", "system", "table", "source_file"}
+SPECIAL_TYPES = {
+    (ir.Pipeline, "platform"): "a platform's name (optional when one is visible)",
+    (ir.Pipeline, "source"): "`source KIND_OR_TEMPLATE { ... }` block",
+    (ir.Pipeline, "run"): "`run { ... }` block",
+}
+BLOCK_NAMES = {ir.ApiIncremental: "incremental { ... }", ir.RetryPolicy: "retry { ... }"}
+
+
+def field_tables() -> str:
+    out: list[str] = []
+    for title, models in SECTIONS:
+        out.append(f"### {title}\n")
+        for model in models:
+            kind = model.model_fields.get("kind")
+            if len(models) > 1:
+                label = BLOCK_NAMES.get(model) or f"{kind.default if kind else model.__name__}"
+                out.append(f"**{label}**\n")
+            out.append("| field | type | default |\n| --- | --- | --- |")
+            for name, f in model.model_fields.items():
+                if name in HIDDEN:
+                    continue
+                kind_of = SPECIAL_TYPES.get((model, name)) or _type(f.annotation)
+                out.append(f"| `{name}` | {kind_of} | {_default(f)} |")
+            out.append("")
+    return "\n".join(out)
+
+
+def _type(t: Any) -> str:
+    origin = get_origin(t)
+    if origin is typing.Annotated:
+        return _type(get_args(t)[0])
+    if origin in (Union, types.UnionType):
+        parts = [_type(a) for a in get_args(t) if a is not type(None)]
+        return " or ".join(dict.fromkeys(parts))
+    if origin is Literal:
+        return " \\| ".join(f"`{a}`" for a in get_args(t))
+    if origin in (tuple, list):
+        return f"list of {_type(get_args(t)[0])}"
+    if origin is dict:
+        return "block of key = value"
+    if t is ir.EnvRef:
+        return '`env("NAME")`'
+    if isinstance(t, type) and issubclass(t, BaseModel):
+        return "block"
+    return {str: "string", int: "integer", float: "number", bool: "boolean"}.get(t, str(t))
+
+
+def _default(f: Any) -> str:
+    if f.is_required():
+        return "required"
+    if f.default_factory is not None:
+        value = f.default_factory()
+        if isinstance(value, BaseModel):
+            return f"`{value.model_dump().get('kind', '{}')}`"
+        return "empty"
+    if f.default is None or f.default is PydanticUndefined:
+        return "none"
+    if isinstance(f.default, tuple):
+        return "`[" + ", ".join(f.default) + "]`"
+    if isinstance(f.default, bool):
+        return f"`{str(f.default).lower()}`"
+    if f.default == "":
+        return '`""`'
+    return f"`{f.default}`"
