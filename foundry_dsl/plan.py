@@ -49,6 +49,7 @@ class PipelinePlan:
     existing: Existing | None = None
     estimate: Estimate | None = None
     unchecked: str | None = None  # why storage could not be looked at, when it could not
+    estimate_error: str | None = None  # why --estimate could not ask the source, secrets redacted
 
     @property
     def name(self) -> str:
@@ -65,6 +66,7 @@ class Plan:
     run_at: dt.datetime
     offline: bool
     pipelines: tuple[PipelinePlan, ...]
+    estimated: bool = False  # --estimate: sources were asked what they can say ahead of time
 
     def counts(self) -> dict[str, int]:
         out = {"create": 0, "replace": 0, "unknown": 0}
@@ -78,7 +80,7 @@ class Plan:
     def select(self, names: list[str] | tuple[str, ...]) -> Plan:
         """The plan for only the named pipelines (``--select``), in plan order."""
         keep = tuple(p for p in self.pipelines if p.name in set(names))
-        return Plan(self.run_date, self.run_at, self.offline, keep)
+        return Plan(self.run_date, self.run_at, self.offline, keep, self.estimated)
 
     def summary_line(self) -> str:
         n = len(self.pipelines)
@@ -129,4 +131,15 @@ def describe_source(source: ir.Source) -> str:
 def estimate_json(e: Estimate | None) -> dict[str, Any] | None:
     if e is None:
         return None
-    return {"rows": e.rows, "bytes": e.bytes, "detail": e.detail}
+    ranges = None
+    if e.ranges is not None:
+        ranges = [{"part": i, "low": low, "high": high} for i, (low, high) in enumerate(e.ranges)]
+    return {"rows": e.rows, "bytes": e.bytes, "detail": e.detail, "ranges": ranges}
+
+
+def describe_ranges(ranges: tuple[tuple[str | None, str | None], ...]) -> str:
+    """``[.., 34), [34, 67), [67, ..]``: half-open ranges, ``..`` for an open end."""
+    spans = []
+    for low, high in ranges:
+        spans.append(f"[{'..' if low is None else low}, " + ("..]" if high is None else f"{high})"))
+    return ", ".join(spans)

@@ -2,9 +2,11 @@
 
 For each pipeline it resolves the partition for the run inputs, the target
 root, the files and the task graph, and (unless offline) looks at storage to
-tell ``create`` from ``replace``. It never contacts a source and never writes:
-the only I/O is reading a committed partition's ``_metadata.json``. The plan
-it hands on is exactly what ``foundry apply`` executes.
+tell ``create`` from ``replace``. It never writes, and it contacts a source
+only when asked to estimate (``plan --estimate``: a query's MIN/MAX for its
+ranges, a remote listing); otherwise the only I/O is reading a committed
+partition's ``_metadata.json``. The plan it hands on is exactly what
+``foundry apply`` executes.
 """
 
 from __future__ import annotations
@@ -35,8 +37,13 @@ def build_plan(
     run_at: dt.datetime,
     batch_id: str | None = None,
     look_up_storage: bool = True,
+    estimate: bool = False,
 ) -> Plan:
-    """The plan for every pipeline, in the order given (names must be unique)."""
+    """The plan for every pipeline, in the order given (names must be unique).
+
+    ``estimate``: let sources that can say more by contacting the source do so
+    (``plan --estimate``); a source that cannot be asked gets ``estimate_error``.
+    """
     items = pipelines.pipelines if isinstance(pipelines, ir.Project) else tuple(pipelines)
     seen: set[str] = set()
     for p in items:
@@ -44,11 +51,13 @@ def build_plan(
             raise PlanError(f"pipeline {p.name} is defined twice; each system.table lands once per run")
         seen.add(p.name)
     inputs = RunInputs(run_date, _utc(run_at), batch_id)
-    planned = tuple(plan_pipeline(p, inputs, look_up_storage) for p in items)
-    return Plan(run_date, inputs.run_at, not look_up_storage, planned)
+    planned = tuple(plan_pipeline(p, inputs, look_up_storage, estimate) for p in items)
+    return Plan(run_date, inputs.run_at, not look_up_storage, planned, estimated=estimate)
 
 
-def plan_pipeline(p: ir.Pipeline, inputs: RunInputs, look_up_storage: bool) -> PipelinePlan:
+def plan_pipeline(
+    p: ir.Pipeline, inputs: RunInputs, look_up_storage: bool, estimate: bool = False
+) -> PipelinePlan:
     bid = batch_id_for(p.run.batch_id, inputs)
     levels = partition_levels(
         system=p.system,
@@ -74,6 +83,14 @@ def plan_pipeline(p: ir.Pipeline, inputs: RunInputs, look_up_storage: bool) -> P
         graph=task_graph(p, path, parts),
         estimate=_estimate(p, inputs, bid),
     )
+    if estimate:
+        try:
+            live = _estimate_live(p, inputs, bid, look_up_storage)
+        except FoundryError as exc:
+            # like an unreachable store: say why, show the rest of the plan
+            plan = _replace(plan, estimate_error=_redacted(exc.message, p))
+        else:
+            plan = _replace(plan, estimate=_merge(plan.estimate, live))
     if not look_up_storage:
         return plan
     try:
@@ -185,6 +202,73 @@ def _estimate(p: ir.Pipeline, inputs: RunInputs, batch_id: str) -> Estimate | No
     except (FoundryError, ImportError, OSError):
         # an estimate is a courtesy; the run itself reports real problems
         return None
+
+
+def _estimate_live(p: ir.Pipeline, inputs: RunInputs, batch_id: str, look_up_storage: bool) -> Estimate | None:
+    """What the source says when asked (``plan --estimate``); raises what it raises.
+
+    The context carries the cursor the run would start from (the cursor env
+    variable, else the stored one unless offline), so a query's MIN/MAX covers
+    the rows the run would read.
+    """
+    from foundry_dsl.sources.base import extractor_for
+
+    extractor = extractor_for(p.source)
+    ctx = ExtractContext(
+        pipeline=p,
+        run_date=inputs.run_date,
+        run_at=inputs.run_at,
+        base_dir=base_dir(p),
+        cursor=_cursor(p, look_up_storage) if p.source.kind in ("db", "custom") else None,
+        batch_id=batch_id,
+    )
+    try:
+        if isinstance(p.source, ir.FilesSource) and any("://" in path for path in p.source.paths):
+            return extractor.estimate(ctx)  # a remote listing: allowed when asked to estimate
+        return extractor.estimate_live(ctx)
+    except (ImportError, OSError) as exc:
+        raise PlanError(f"{type(exc).__name__}: {exc}") from None
+
+
+def _cursor(p: ir.Pipeline, look_up_storage: bool) -> str | None:
+    """The cursor a run would start from: the env override, else the stored one."""
+    import os
+
+    env = p.source.cursor_env if isinstance(p.source, ir.DbSource) else None
+    if env and os.environ.get(env):
+        return os.environ[env]
+    if not look_up_storage:
+        return None
+    from foundry_dsl.executor.storage_api import state_store
+    from foundry_dsl.storage.backends import backend_for
+
+    state = state_store(backend_for(p)).get(p.system, p.table)
+    value = state.get("cursor") if state else None
+    return None if value is None else str(value)
+
+
+def _merge(known: Estimate | None, live: Estimate | None) -> Estimate | None:
+    """The offline estimate with what asking the source added (the live value wins)."""
+    if known is None or live is None:
+        return live or known
+    return Estimate(
+        rows=live.rows if live.rows is not None else known.rows,
+        bytes=live.bytes if live.bytes is not None else known.bytes,
+        detail=live.detail or known.detail,
+        ranges=live.ranges if live.ranges is not None else known.ranges,
+    )
+
+
+def _redacted(message: str, p: ir.Pipeline) -> str:
+    """An error for the plan with every secret the source resolves replaced by ***."""
+    from foundry_dsl.errors import redact
+    from foundry_dsl.sources.base import extractor_for
+
+    try:
+        secrets = extractor_for(p.source).secrets()
+    except FoundryError:
+        secrets = []
+    return redact(message, secrets)
 
 
 def base_dir(p: ir.Pipeline) -> Path:

@@ -44,7 +44,7 @@ SECTIONS: list[tuple[str, list[type[BaseModel]]]] = [
 ]
 
 HIDDEN = {"span", "kind", "name", "system", "table", "source_file"}
-SPECIAL_TYPES = {
+SPECIAL_TYPES: dict[tuple[type[BaseModel], str], str] = {
     (ir.Pipeline, "platform"): "a platform's name (optional when one is visible)",
     (ir.Pipeline, "source"): "`source KIND_OR_TEMPLATE { ... }` block",
     (ir.Pipeline, "run"): "`run { ... }` block",

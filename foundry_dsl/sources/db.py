@@ -85,8 +85,26 @@ class DbExtractor(Extractor):
         return self.source.partitions
 
     def estimate(self, ctx: ExtractContext) -> Estimate | None:
-        # plain `plan` never connects; `plan --estimate` calls compute_ranges
-        return None
+        """The ranges when the pipeline fixes ``partition_bounds``; never connects."""
+        src = self.source
+        if src.partitions < 2 or src.partition_bounds is None:
+            return None
+        try:
+            cuts = ranges.cut_points(*src.partition_bounds, src.partitions)
+        except ValueError:
+            return None  # the run reports it, naming the pipeline
+        return Estimate(ranges=_spans([None if c is None else cursor.render(c) for c in cuts]))
+
+    def estimate_live(self, ctx: ExtractContext) -> Estimate | None:
+        """``plan --estimate``: the ranges from the column's MIN/MAX (one aggregate query)."""
+        src = self.source
+        if src.partitions < 2:
+            return None  # one part, no ranges: nothing worth a connection
+        if src.partition_bounds is not None:
+            return self.estimate(ctx)
+        return Estimate(ranges=tuple(
+            (_text(low), _text(high)) for low, high in self.compute_ranges(ctx)
+        ))
 
     def secrets(self) -> list[str]:
         conn = self.source.connection.resolve(required=False)
@@ -326,6 +344,18 @@ def _fix(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
 
     cols = [c if c.type == f.type else c.cast(f.type) for c, f in zip(batch.columns, schema, strict=True)]
     return pa.RecordBatch.from_arrays(cols, schema=schema)
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return cursor.render(value)
+
+
+def _spans(cuts: Sequence[str | None]) -> tuple[tuple[str | None, str | None], ...]:
+    """Each part's [low, high) from the interior cut points, open at both ends."""
+    edges = [None, *cuts, None]
+    return tuple((edges[i], edges[i + 1]) for i in range(len(cuts) + 1))
 
 
 def compute_ranges(source: ir.DbSource, ctx: ExtractContext) -> list[tuple[Any, Any]]:
