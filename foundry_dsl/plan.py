@@ -139,6 +139,8 @@ def estimate_json(e: Estimate | None) -> dict[str, Any] | None:
 
 def describe_ranges(ranges: tuple[tuple[str | None, str | None], ...]) -> str:
     """``[.., 34), [34, 67), [67, ..]``: half-open ranges, ``..`` for an open end."""
+    if len(ranges) > 1 and all(b is None for span in ranges for b in span):
+        return "none: the column has no values, every row goes to part 0"
     spans = []
     for low, high in ranges:
         spans.append(f"[{'..' if low is None else low}, " + ("..]" if high is None else f"{high})"))

@@ -37,6 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--offline", action="store_true", help="do not look at storage for existing partitions"
     )
     parser.add_argument(
+        "--estimate",
+        action="store_true",
+        help="ask sources what they can say ahead of time (a query's MIN/MAX for its ranges); "
+        "connects to them",
+    )
+    parser.add_argument(
         "--detailed-exitcode",
         action="store_true",
         help="exit 2 when the plan would write anything, 0 when it would not",
@@ -66,7 +72,7 @@ def run_inputs(args: argparse.Namespace) -> tuple[dt.date, dt.datetime]:
     return day, at
 
 
-def build_from_args(args: argparse.Namespace, look_up_storage: bool) -> Plan:
+def build_from_args(args: argparse.Namespace, look_up_storage: bool, estimate: bool = False) -> Plan:
     from foundry_dsl.compile import load
     from foundry_dsl.planner import build_plan
 
@@ -85,11 +91,11 @@ def build_from_args(args: argparse.Namespace, look_up_storage: bool) -> Plan:
                 + (f"; {hint}" if hint else f" (pipelines: {', '.join(sorted(known))})")
             )
         pipelines = tuple(p for p in pipelines if p.name in set(args.select))
-    return build_plan(pipelines, day, at, args.batch_id, look_up_storage=look_up_storage)
+    return build_plan(pipelines, day, at, args.batch_id, look_up_storage=look_up_storage, estimate=estimate)
 
 
 def run(args: argparse.Namespace) -> int:
-    plan = build_from_args(args, look_up_storage=not args.offline)
+    plan = build_from_args(args, look_up_storage=not args.offline, estimate=args.estimate)
     if args.json:
         from foundry_dsl.render.plan_json import render_plan_json
 

@@ -28,8 +28,9 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
             "date": plan.run_date.isoformat(),
             "at": plan.run_at.isoformat().replace("+00:00", "Z"),
             "offline": plan.offline,
+            "estimate": plan.estimated,
         },
-        "pipelines": [pipeline_to_json(p) for p in plan.pipelines],
+        "pipelines": [pipeline_to_json(p, plan.estimated) for p in plan.pipelines],
         "summary": {
             "pipelines": len(plan.pipelines),
             "create": counts["create"],
@@ -40,7 +41,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
     }
 
 
-def pipeline_to_json(pp: PipelinePlan) -> dict[str, Any]:
+def pipeline_to_json(pp: PipelinePlan, estimated: bool = False) -> dict[str, Any]:
     p = pp.pipeline
     existing = None
     if pp.existing is not None:
@@ -85,6 +86,10 @@ def pipeline_to_json(pp: PipelinePlan) -> dict[str, Any]:
             "cleanup_on_failure": p.run.cleanup_on_failure,
         },
         "estimate": estimate_json(pp.estimate),
+        "estimate_check": {
+            "asked": estimated,
+            "error": pp.estimate_error,
+        },
         "existing": existing,
         "storage_check": {
             "checked": pp.action != "unknown",

@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from foundry_dsl.partitions import METADATA_FILE, file_name
-from foundry_dsl.plan import PipelinePlan, Plan, describe_source
+from foundry_dsl.plan import PipelinePlan, Plan, describe_ranges, describe_source
 from foundry_dsl.planner import compression_for
 from foundry_dsl.render.graph_text import chain
 from foundry_dsl.render.units import human_bytes, human_count
@@ -67,7 +67,12 @@ def _pipeline(pp: PipelinePlan) -> RenderableType:
     if pp.estimate is not None:
         e = pp.estimate
         bits = [b for b in (e.detail, _opt_rows(e.rows), _opt_bytes(e.bytes)) if b]
-        row("estimate", ", ".join(bits) or "unknown")
+        if bits or e.ranges is None:
+            row("estimate", ", ".join(bits) or "unknown")
+        if e.ranges is not None:
+            row("ranges", describe_ranges(e.ranges))
+    if pp.estimate_error is not None:
+        row("estimate", f"not available: {pp.estimate_error}")
     if pp.unchecked is not None:
         row("storage", f"not checked: {pp.unchecked}")
     if pp.existing is not None:

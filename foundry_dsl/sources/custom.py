@@ -9,7 +9,11 @@ arguments and called through one of two interfaces:
   :class:`~foundry_dsl.sources.base.NewCursor`; parameters are in
   ``ctx.pipeline.source.params``. A subclass of
   :class:`~foundry_dsl.sources.base.Extractor` is constructed with the source
-  and used as is (parts, estimate, cursors).
+  and used as is: its ``prepare`` runs once per run (its result reaches every
+  part as ``ctx.prepared``), then ``parts``, ``extract`` per part,
+  ``merge_cursors``; its ``report`` lands in the run's metadata, and
+  ``plan --estimate`` asks its ``estimate``/``estimate_live`` (a plain plan
+  never imports user code).
 * the original tool's: ``fetch_records(cfg, run_date) -> (records, new_cursor)``
   with ``cfg`` shaped as its YAML. Such classes work unchanged, including the
   literal ``from extractors.base import BaseExtractor``: while the module is
@@ -231,24 +235,36 @@ class CustomExtractor(Extractor):
         super().__init__(source)
         self._instance: Any = None
         self._module_dir: str | None = None
+        self._pipeline = ""  # for errors raised where no context is given (merge_cursors)
 
     @property
     def _what(self) -> str:
         return f"custom extractor {self.source.module}.{self.source.class_name}"
 
-    def _fail(self, ctx: ExtractContext, exc: BaseException, doing: str) -> ExtractError:
+    def _fail(self, ctx: ExtractContext | None, exc: BaseException, doing: str) -> ExtractError:
         where = _last_user_frame(exc, self._module_dir)
         at = f" at {where}" if where else ""
+        name = ctx.pipeline.name if ctx is not None else self._pipeline
         return ExtractError(
-            f"{ctx.pipeline.name}: {self._what} {doing}: {type(exc).__name__}: {exc}{at}; "
+            f"{name}: {self._what} {doing}: {type(exc).__name__}: {exc}{at}; "
             "fix the extractor (run with --debug for the full traceback)"
         )
+
+    def _call(self, ctx: ExtractContext | None, method: str, *args: Any) -> Any:
+        """The user's ``method(*args)``; what it raises becomes an ExtractError."""
+        try:
+            return getattr(self._instance, method)(*args)
+        except FoundryError:
+            raise
+        except Exception as exc:
+            raise self._fail(ctx, exc, f"failed in {method}()") from exc
 
     def load(self, ctx: ExtractContext) -> Any:
         """The user's class, instantiated; imported on first use."""
         if self._instance is not None:
             return self._instance
         src = self.source
+        self._pipeline = ctx.pipeline.name
         try:
             module = import_user_module(src.module, ctx.base_dir)
         except ModuleNotFoundError as exc:
@@ -282,19 +298,56 @@ class CustomExtractor(Extractor):
                 f"{ctx.pipeline.name}: {self._what} has neither extract(ctx) nor "
                 "fetch_records(cfg, run_date); implement one of them"
             )
+        report = getattr(self._instance, "report", None)
+        if isinstance(self._instance, Extractor) and isinstance(report, dict):
+            # the very dict the user's class fills (an __init__ that skips super() has
+            # none): the executor reads ours after the run
+            self.report = report
         return self._instance
 
+    def prepare(self, ctx: ExtractContext) -> Any:
+        """The user's ``prepare`` (once per run); imports the class."""
+        if not isinstance(self.load(ctx), Extractor):
+            return None
+        return self._call(ctx, "prepare", ctx)
+
     def parts(self, ctx: ExtractContext) -> int:
-        inst = self.load(ctx)
-        return inst.parts(ctx) if isinstance(inst, Extractor) else 1
+        if not isinstance(self.load(ctx), Extractor):
+            return 1
+        count = self._call(ctx, "parts", ctx)
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise ExtractError(
+                f"{ctx.pipeline.name}: {self._what}.parts returned {type(count).__name__}; "
+                "it must return the number of parts, an int of at least 1"
+            )
+        return count
 
     def estimate(self, ctx: ExtractContext) -> Estimate | None:
-        # never imports user code for a plan: that could contact the source
-        return None
+        # a plain plan never imports user code (importing it could contact the source);
+        # once the class is loaded for a run, it may say what it knows
+        if not isinstance(self._instance, Extractor):
+            return None
+        return self._estimate(ctx, "estimate")
+
+    def estimate_live(self, ctx: ExtractContext) -> Estimate | None:
+        """``plan --estimate``: import the class and ask it, live first."""
+        if not isinstance(self.load(ctx), Extractor):
+            return None
+        return self._estimate(ctx, "estimate_live") or self._estimate(ctx, "estimate")
+
+    def _estimate(self, ctx: ExtractContext, method: str) -> Estimate | None:
+        found = self._call(ctx, method, ctx)
+        if found is not None and not isinstance(found, Estimate):
+            raise ExtractError(
+                f"{ctx.pipeline.name}: {self._what}.{method} returned {type(found).__name__}; "
+                "it must return an Estimate or None"
+            )
+        return found
 
     def merge_cursors(self, cursors: Sequence[str | None]) -> str | None:
         if isinstance(self._instance, Extractor):
-            return self._instance.merge_cursors(cursors)
+            merged = self._call(None, "merge_cursors", cursors)
+            return None if merged is None else str(merged)
         return super().merge_cursors(cursors)
 
     def secrets(self) -> list[str]:

@@ -241,9 +241,6 @@ def test_arrow_batches_pass_through(tmp_path: Path) -> None:
     assert schema.field("x").type == pa.int32()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="sources/custom.py does not hand prepare() on to the user's Extractor yet"
-)
 def test_prepare_of_a_custom_extractor_runs_once_and_every_part_sees_it(tmp_path: Path) -> None:
     calls = tmp_path / "prepare_calls"
     code = f"""
@@ -295,3 +292,38 @@ def test_prepare_runs_once_per_run_and_every_part_sees_its_result(
     assert result.status == "succeeded", result.error
     assert Ranges.prepared_calls == 1
     assert rows(tmp_path) == [(i,) for i in range(25)]
+
+
+MANY = """
+import pyarrow as pa
+class Source:
+    def extract(self, ctx):
+        for start in range(0, 1_050_000, 70_000):
+            yield pa.table({"i": pa.array(range(start, start + 70_000), pa.int64())})
+"""
+
+
+def test_with_several_workers_only_the_last_file_is_small(tmp_path: Path) -> None:
+    # three files are open at once, each fed 65,536-row slices in turn: the stream's end
+    # leaves several partial files, which are repacked
+    p = custom_pipeline(tmp_path, MANY, max_rows_per_file=100_000, workers=3, formats=("parquet", "csv"))
+    assert only(apply(p)).status == "succeeded"
+    for fmt in ("parquet", "csv"):
+        files = sorted(partition(tmp_path).glob(f"*.{fmt}"))
+        counts = [pq.read_metadata(f).num_rows if fmt == "parquet" else len(f.read_text().splitlines()) - 1 for f in files]
+        assert counts == [100_000] * 10 + [50_000]
+    assert rows(tmp_path) == [(i,) for i in range(1_050_000)]
+
+
+def test_a_write_job_runs_in_another_process(tmp_path: Path) -> None:
+    import multiprocessing
+
+    from foundry_dsl.executor.jobs import write_chunk
+
+    p = custom_pipeline(tmp_path, "class Source: pass\n")
+    job = WriteJob(p, "system=s/table=t/", "run-1", str(tmp_path), 1, (("parquet", "zstd"), ("csv", "none")), 1)
+    table = pa.table({"i": pa.array([1, 2, 3], pa.int64())})
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        infos = pool.apply(write_chunk, (job, table))
+    assert [(i.name, i.rows) for i in infos] == [("part-0001.parquet", 3), ("part-0001.csv", 3)]
+    assert pq.read_table(job.local_path("parquet")).equals(table)

@@ -197,3 +197,99 @@ def test_arrow_tables_from_a_streaming_class_pass_through(tmp_path: Path) -> Non
         "import pyarrow as pa\nclass T:\n    def extract(self, ctx):\n        yield pa.table({'a': [1]})\n"
     )
     assert _items(_ctx(tmp_path, "streaming", "T"))[0].equals(pa.table({"a": [1]}))
+
+
+SUBCLASS = '''
+from foundry_dsl.sources.base import Estimate, Extractor
+
+class Split(Extractor):
+    def prepare(self, ctx):
+        self.report["prepared"] = ctx.pipeline.source.params["n"]
+        return {"bounds": [0, 2, ctx.pipeline.source.params["n"]]}
+
+    def parts(self, ctx):
+        return len(ctx.prepared["bounds"]) - 1
+
+    def extract(self, ctx, part=0):
+        lo, hi = ctx.prepared["bounds"][part], ctx.prepared["bounds"][part + 1]
+        yield [{"i": i} for i in range(lo, hi)]
+
+    def merge_cursors(self, cursors):
+        return "+".join(c for c in cursors if c)
+
+    def estimate_live(self, ctx):
+        return Estimate(rows=ctx.pipeline.source.params["n"], detail="asked the class")
+'''
+
+
+def _subclass(tmp_path: Path, code: str = SUBCLASS, **params: object) -> tuple[ExtractContext, object]:
+    (tmp_path / "streaming.py").write_text(code)
+    ctx = _ctx(tmp_path, "streaming", "Split", **(params or {"n": 5}))
+    return ctx, extractor_for(ctx.pipeline.source)
+
+
+def test_prepare_of_a_subclass_is_handed_on_and_its_result_reaches_each_part(tmp_path: Path) -> None:
+    import dataclasses
+
+    ctx, ext = _subclass(tmp_path)
+    ctx = dataclasses.replace(ctx, prepared=ext.prepare(ctx))  # type: ignore[attr-defined]
+    assert ctx.prepared == {"bounds": [0, 2, 5]}
+    assert ext.parts(ctx) == 2  # type: ignore[attr-defined]
+    assert [list(ext.extract(ctx, part)) for part in (0, 1)] == [  # type: ignore[attr-defined]
+        [[{"i": 0}, {"i": 1}]],
+        [[{"i": 2}, {"i": 3}, {"i": 4}]],
+    ]
+
+
+def test_the_report_of_a_subclass_is_the_run_s_report(tmp_path: Path) -> None:
+    ctx, ext = _subclass(tmp_path)
+    ext.prepare(ctx)  # type: ignore[attr-defined]
+    assert ext.report == {"prepared": 5}  # type: ignore[attr-defined]
+
+
+def test_merge_cursors_of_a_subclass_is_handed_on(tmp_path: Path) -> None:
+    ctx, ext = _subclass(tmp_path)
+    ext.prepare(ctx)  # type: ignore[attr-defined]
+    assert ext.merge_cursors(["a", None, "b"]) == "a+b"  # type: ignore[attr-defined]
+
+
+def test_an_error_in_prepare_names_the_method_and_the_line(tmp_path: Path) -> None:
+    code = "from foundry_dsl.sources.base import Extractor\nclass Split(Extractor):\n" \
+           "    def prepare(self, ctx):\n        return {}['x']\n" \
+           "    def extract(self, ctx, part=0):\n        yield []\n"
+    ctx, ext = _subclass(tmp_path, code)
+    with pytest.raises(ExtractError) as err:
+        ext.prepare(ctx)  # type: ignore[attr-defined]
+    assert err.value.message == (
+        "sys.tbl: custom extractor streaming.Split failed in prepare(): KeyError: 'x' "
+        f"at {tmp_path / 'streaming.py'}:4 in prepare; fix the extractor (run with --debug for the full traceback)"
+    )
+
+
+def test_parts_that_is_not_a_number_is_a_clear_error(tmp_path: Path) -> None:
+    code = "from foundry_dsl.sources.base import Extractor\nclass Split(Extractor):\n" \
+           "    def parts(self, ctx):\n        return '2'\n" \
+           "    def extract(self, ctx, part=0):\n        yield []\n"
+    ctx, ext = _subclass(tmp_path, code)
+    with pytest.raises(ExtractError, match=r"Split\.parts returned str; it must return the number of parts"):
+        ext.parts(ctx)  # type: ignore[attr-defined]
+
+
+def test_a_plain_estimate_never_imports_user_code(tmp_path: Path) -> None:
+    ctx, ext = _subclass(tmp_path)
+    assert ext.estimate(ctx) is None  # type: ignore[attr-defined]
+    assert "streaming" not in sys.modules
+
+
+def test_a_live_estimate_asks_the_subclass(tmp_path: Path) -> None:
+    ctx, ext = _subclass(tmp_path)
+    estimate = ext.estimate_live(ctx)  # type: ignore[attr-defined]
+    assert (estimate.rows, estimate.detail) == (5, "asked the class")
+
+
+def test_old_style_classes_have_one_part_no_prepare_and_no_estimate(tmp_path: Path) -> None:
+    (tmp_path / "my_extractor.py").write_text(SPEC_EXTRACTOR)
+    ctx = _ctx(tmp_path, "my_extractor", "MyCustomExtractor", api_url="u")
+    ext = extractor_for(ctx.pipeline.source)
+    assert (ext.prepare(ctx), ext.parts(ctx), ext.estimate_live(ctx)) == (None, 1, None)
+    assert ext.merge_cursors([None, "cursor-tbl"]) == "cursor-tbl"
