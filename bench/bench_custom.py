@@ -1,6 +1,6 @@
 """Benchmark: land N rows from a streaming custom source into 8 MB Parquet files.
 
-Runs the data path directly (convert → batch schema → chunker → DuckDB writer)
+Runs the data path directly (convert → batch schema → chunker → streaming DuckDB writers)
 in a child process per size, and prints rows/s and the child's peak RSS. The
 claim it checks: peak memory does not grow with the source's size (RSS at 5M
 rows within 20% of RSS at 1M rows). With ``--apply`` it also runs
@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 BATCH_ROWS = 50_000
@@ -60,47 +59,46 @@ def child(rows: int, out: Path, workers: int) -> None:
     """Land ``rows`` rows into ``out``; the parent measures this process."""
     sys.path.insert(0, str(out))
     _source_module(out)
+    import threading
+
     from bench_orders import batches  # type: ignore[import-not-found]
 
+    from foundry_dsl.executor.jobs import WriteJob
+    from foundry_dsl.executor.streams import FileWriters
     from foundry_dsl.io.chunker import Chunker
     from foundry_dsl.io.convert import to_table
     from foundry_dsl.io.schema import BatchSchema
-    from foundry_dsl.io.writers import FileInfo, rewrite, write_file
+    from foundry_dsl.io.writers import FileInfo
 
     schema = BatchSchema()
-    chunker = Chunker(0, 8 * MB, fmt="parquet", compression="snappy", scratch_dir=str(out))
-    files: list[tuple[str, int, FileInfo]] = []
-    pending: list[tuple[str, int, Future[FileInfo]]] = []
-    pool = ThreadPoolExecutor(workers)
+    chunker = Chunker(0, 8 * MB, fmt="parquet", compression="snappy", lanes=workers, scratch_dir=str(out))
+    data = out / "data"
+    data.mkdir(exist_ok=True)
 
-    def drain(limit: int) -> None:
-        # backpressure: at most `limit` chunks in flight
-        while len(pending) > limit:
-            path, version, fut = pending.pop(0)
-            info = fut.result()
-            chunker.observe(info.rows, info.bytes)
-            files.append((path, version, info))
+    def make_job(index: int, _schema: object) -> WriteJob:
+        # the direct path has no pipeline IR: the writers only use the job's paths
+        return WriteJob(None, "", "bench", str(data), index, (("parquet", "snappy"),), schema.version)  # type: ignore[arg-type]
 
-    def submit(chunk: object) -> None:
-        path = str(out / "data" / f"part-{len(files) + len(pending):05d}.parquet")
-        pending.append((path, schema.version, pool.submit(write_file, chunk, path, "parquet", "snappy")))
-        drain(workers)
+    def upload(job: WriteJob, infos: list[FileInfo]) -> None:
+        pass
 
-    for batch in batches(rows, BATCH_ROWS):
-        for chunk in chunker.add(schema.add(to_table(batch))):
-            submit(chunk)
-    rest = chunker.flush()
-    if rest is not None:
-        submit(rest)
-    drain(0)
-    assert schema.schema is not None
-    for path, version, _ in files:
-        if version != schema.version:
-            rewrite(path, "parquet", schema.schema, "snappy")
-    landed = sum(info.rows for _, _, info in files)
+    stop = threading.Event()
+    writers = FileWriters(workers, (("parquet", "snappy"),), make_job, upload, chunker.observe, stop, "bench")
+    try:
+        for batch in batches(rows, BATCH_ROWS):
+            for piece in chunker.add(schema.add(to_table(batch))):
+                writers.put(piece)
+        for piece in chunker.flush():
+            writers.put(piece)
+        written = writers.finish()
+    finally:
+        stop.set()
+        writers.close()
+    landed = sum(w.infos[0].rows for w in written)
     assert landed == rows, (landed, rows)
-    sizes = [info.bytes / MB for _, _, info in files[:-1]]
-    print(f"files={len(files)} size_mb_min={min(sizes, default=0):.2f} size_mb_max={max(sizes, default=0):.2f}")
+    # the files still open at the end (one per writer) are small; `foundry apply` repacks them
+    sizes = [w.infos[0].bytes / MB for w in written if w.end == "full"]
+    print(f"files={len(written)} size_mb_min={min(sizes, default=0):.2f} size_mb_max={max(sizes, default=0):.2f}")
 
 
 def _measure(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:

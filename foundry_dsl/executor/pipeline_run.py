@@ -3,15 +3,18 @@
 Runs the graph the planner built, in its order::
 
     extract[i]  one thread per part, pushing batches into a bounded queue
-    chunk[*]    this thread: batches → Arrow → the batch schema → file-sized chunks
-    write[fmt]  a pool of ``run.workers`` threads writes each chunk in every format
-    upload      each written file goes to the partition's staging in storage
-    commit      files that predate a schema widening are rewritten, then
-                ``_metadata.json`` is written last and the cursor stored after it
+    chunk[*]    this thread: batches → Arrow → the batch schema → slices of files
+    write[fmt]  ``run.workers`` files written at once, each streamed slice by slice
+                in every format (:mod:`foundry_dsl.executor.streams`)
+    upload      each full file goes to the partition's staging in storage
+    commit      the batch's small tail files are repacked, files that predate a
+                schema widening are rewritten, then ``_metadata.json`` is
+                written last and the cursor stored after it
 
-Memory stays bounded whatever the source's size: the extract queue holds a
-few batches, the chunker at most one file's worth, and a semaphore lets at
-most ``workers`` chunks be in flight, so extractors wait (backpressure).
+Memory stays bounded whatever the source's size, and whatever the file size:
+the extract queue holds a few batches, the chunker one slice, each file in
+flight a few slices plus DuckDB's row group, and at most ``workers`` files
+are in flight, so extractors wait (backpressure).
 It hands on a :class:`~foundry_dsl.executor.base.PipelineResult`; a failure
 becomes a failed result naming the pipeline and the task, never an exception.
 """
@@ -27,7 +30,7 @@ import shutil
 import threading
 import time
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +38,8 @@ from typing import TYPE_CHECKING, Any
 from foundry_dsl import ir
 from foundry_dsl.errors import CommitError, FoundryError, PlanError, redact
 from foundry_dsl.executor.base import PipelineResult, Progress
-from foundry_dsl.executor.jobs import WriteJob, rewrite_chunk, write_chunk
+from foundry_dsl.executor.jobs import WriteJob, rewrite_chunk
+from foundry_dsl.executor.streams import Written
 from foundry_dsl.plan import PipelinePlan
 from foundry_dsl.planner import base_dir
 from foundry_dsl.sources.base import ExtractContext, Extractor, NewCursor
@@ -44,11 +48,14 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from foundry_dsl.executor.storage_api import Committer
+    from foundry_dsl.io.chunker import Chunker
     from foundry_dsl.io.writers import FileInfo
     from foundry_dsl.storage.base import StorageBackend
 
 STAGING = "_staging"
 _POLL = 0.1  # seconds between checks of the stop flag while blocked
+#: files of a batch land within this fraction of the size limit, except the last
+SIZE_TOLERANCE = 0.15
 
 
 class TaskFailed(Exception):
@@ -61,19 +68,14 @@ class TaskFailed(Exception):
 
 
 @dataclass
-class _Written:
-    job: WriteJob
-    infos: list[FileInfo]
-
-
-@dataclass
 class _Stream:
     parts: list[int] = field(default_factory=list)
     rows: int = 0
-    written: list[_Written] = field(default_factory=list)
+    written: list[Written] = field(default_factory=list)
     cursors: dict[int, str | None] = field(default_factory=dict)
     schema: pa.Schema | None = None
     schema_version: int = 0
+    chunker: Chunker | None = None
 
 
 def cursor_env_name(source: ir.Source) -> str | None:
@@ -149,7 +151,7 @@ class PipelineRun:
         try:
             stream = self._stream(extractor, ctx, self.committer, str(staging))
             t_stream = time.monotonic() - started
-            files = self._widen(stream, backend)
+            files = self._finish(stream, backend)
             new_cursor = (
                 extractor.merge_cursors([stream.cursors.get(i) for i in stream.parts])
                 if stream.cursors
@@ -188,6 +190,7 @@ class PipelineRun:
     def _stream(
         self, extractor: Extractor, ctx: ExtractContext, committer: Committer, staging: str
     ) -> _Stream:
+        from foundry_dsl.executor.streams import FileWriters, WriteFailed
         from foundry_dsl.io.chunker import Chunker
         from foundry_dsl.io.convert import to_table
         from foundry_dsl.io.schema import BatchSchema
@@ -215,85 +218,75 @@ class PipelineRun:
 
         out = _Stream(parts=parts)
         schema = BatchSchema()
+        versions: list[tuple[int, pa.Schema]] = []  # each version of the batch schema
         chunker = Chunker(
             int(chunk_task.params["max_rows_per_file"]),
             int(chunk_task.params["max_file_size"]),
             fmt=formats[0][0],
             compression=formats[0][1],
+            lanes=workers,
             scratch_dir=staging,
         )
-        observed: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
-        slots = threading.Semaphore(workers)
-        futures: list[Future[_Written]] = []
-        index = 0
+        out.chunker = chunker
 
-        def submit(chunk: pa.Table) -> None:
-            nonlocal index
-            index += 1
-            assert schema.schema is not None
-            chunk = _conform(chunk, schema.schema)
-            job = WriteJob(
+        def make_job(index: int, file_schema: pa.Schema) -> WriteJob:
+            version = next(v for v, s in reversed(versions) if s.equals(file_schema))
+            return WriteJob(
                 pipeline=self.p,
                 partition_path=self.pp.partition_path,
                 run_id=self.run_id,
                 staging_dir=staging,
                 index=index,
                 formats=formats,
-                schema_version=schema.version,
+                schema_version=version,
             )
-            # backpressure: wait for a free writer, surfacing an earlier writer's failure
-            while not slots.acquire(timeout=_POLL):
-                _raise_first_failure(futures)
-            _raise_first_failure(futures)
-            # in a list the writer can empty: the pool's work item would otherwise keep the
-            # table alive until the upload is done, long after the file is written
-            fut = pool.submit(self._write, job, [chunk], committer, observed)
-            del chunk
-            fut.add_done_callback(lambda _f: slots.release())
-            futures.append(fut)
 
-        with ThreadPoolExecutor(workers, thread_name_prefix=f"{self.p.name}:write") as pool:
-            try:
-                done = 0
-                while done < len(parts):
-                    kind, who, value = items.get()
-                    if kind == "error":
-                        raise TaskFailed(who, value)
-                    if kind == "done":
-                        done += 1
-                        continue
-                    if kind == "cursor":
-                        out.cursors[who] = value
-                        continue
-                    self.task = "chunk[*]"
-                    table = to_table(value)
-                    if self.p.run.lineage:
-                        table = _with_lineage(table, self.pp.batch_id, self.pp.run_at)
-                    # an empty batch still carries the columns: an empty partition's
-                    # metadata lists them
-                    table = schema.add(table)
-                    if table.num_rows == 0:
-                        continue
-                    out.rows += table.num_rows
-                    self.progress.extracted(self.p.name, table.num_rows)
-                    while not observed.empty():
-                        chunker.observe(*observed.get())
-                    for chunk in chunker.add(table):
-                        submit(chunk)
-                rest = chunker.flush()
-                if rest is not None and rest.num_rows:
-                    submit(rest)
-                for fut in futures:
-                    out.written.append(fut.result())
-            except TaskFailed:
-                raise
-            except FoundryError as exc:
-                raise TaskFailed(self.task, exc) from exc
-            finally:
-                self.stop.set()
-                for f in futures:
-                    f.cancel()
-        out.written.sort(key=lambda w: w.job.index)
+        def upload(job: WriteJob, infos: list[FileInfo]) -> None:
+            for info in infos:
+                committer.upload(job.local_path(info.format))
+                self.progress.wrote(self.p.name, info.name, info.rows, info.bytes)
+
+        files = FileWriters(workers, formats, make_job, upload, chunker.observe, self.stop, self.p.name)
+        try:
+            done = 0
+            while done < len(parts):
+                kind, who, value = items.get()
+                if kind == "error":
+                    raise TaskFailed(who, value)
+                if kind == "done":
+                    done += 1
+                    continue
+                if kind == "cursor":
+                    out.cursors[who] = value
+                    continue
+                self.task = "chunk[*]"
+                table = to_table(value)
+                if self.p.run.lineage:
+                    table = _with_lineage(table, self.pp.batch_id, self.pp.run_at)
+                # an empty batch still carries the columns: an empty partition's
+                # metadata lists them
+                table = schema.add(table)
+                assert schema.schema is not None
+                if not versions or versions[-1][0] != schema.version:
+                    versions.append((schema.version, schema.schema))
+                if table.num_rows == 0:
+                    continue
+                out.rows += table.num_rows
+                self.progress.extracted(self.p.name, table.num_rows)
+                for piece in chunker.add(table):
+                    files.put(piece)
+            for piece in chunker.flush():
+                files.put(piece)
+            out.written = files.finish()
+        except WriteFailed as exc:
+            raise TaskFailed(exc.task, exc.cause) from exc.cause
+        except TaskFailed:
+            raise
+        except FoundryError as exc:
+            raise TaskFailed(self.task, exc) from exc
+        finally:
+            self.stop.set()
+            files.close()
         out.schema = schema.schema
         out.schema_version = schema.version
         return out
@@ -344,52 +337,77 @@ class PipelineRun:
         except BaseException as exc:
             put(("error", task, exc))
 
-    def _write(
-        self,
-        job: WriteJob,
-        holder: list[pa.Table],
-        committer: Committer,
-        observed: queue.SimpleQueue[tuple[int, int]],
-    ) -> _Written:
-        task = f"write[{job.formats[0][0]}]"
-        try:
-            chunk = holder.pop()
-            infos = write_chunk(job, chunk)
-            observed.put((chunk.num_rows, infos[0].bytes))
-            del chunk  # the file is written: free the table before the upload
-            task = "upload"
-            for info in infos:
-                committer.upload(job.local_path(info.format))
-                self.progress.wrote(self.p.name, info.name, info.rows, info.bytes)
-        except BaseException as exc:
-            raise TaskFailed(f"{task} ({os.path.basename(job.local_path(job.formats[0][0]))})", exc) from exc
-        return _Written(job, infos)
+    def _finish(self, stream: _Stream, backend: StorageBackend) -> list[FileInfo]:
+        """Repack the small files of the batch's tail, conform stale ones, upload the rest.
 
-    def _widen(self, stream: _Stream, backend: StorageBackend) -> list[FileInfo]:
-        """All files of a batch share one schema: rewrite those written before it widened.
-
-        An uploaded file cannot be replaced under the same name, so when any file
-        is rewritten this run's uploads are dropped and every file is uploaded
-        again through a fresh committer (object stores pay this only on drift).
+        Files that ended early (the stream's end reached several open files, or
+        the schema widened) are repacked so that only the last file of the batch
+        is small. All files of a batch share one schema: those written before it
+        last widened are rewritten. An uploaded file cannot be replaced under the
+        same name, so when an uploaded file is rewritten this run's uploads are
+        dropped and every file is uploaded again through a fresh committer
+        (object stores pay this only on drift).
         """
         from foundry_dsl.executor import storage_api
 
+        if stream.schema is None:
+            return []
+        self._repack_tail(stream)
+        final = stream.schema
         stale = [w for w in stream.written if w.job.schema_version != stream.schema_version]
         if stale:
             self.task = "write (schema widening)"
-            assert stream.schema is not None
-            final = stream.schema
             with ThreadPoolExecutor(self.p.run.workers) as pool:
                 fresh = list(pool.map(lambda w: rewrite_chunk(w.job, final), stale))
             for w, infos in zip(stale, fresh, strict=True):
                 w.infos = infos
-            self.task = "upload"
+        self.task = "upload"
+        if any(w.uploaded for w in stale):
             self.committer.abort()
             self.committer = storage_api.committer(backend, self.pp.partition_path, self.run_id)
-            paths = [w.job.local_path(i.format) for w in stream.written for i in w.infos]
-            with ThreadPoolExecutor(self.p.run.workers) as pool:
-                list(pool.map(self.committer.upload, paths))
+            for w in stream.written:
+                w.uploaded = False
+        pending = [w for w in stream.written if not w.uploaded]
+
+        def upload(w: Written) -> None:
+            for info in w.infos:
+                self.committer.upload(w.job.local_path(info.format))
+                self.progress.wrote(self.p.name, info.name, info.rows, info.bytes)
+            w.uploaded = True
+
+        with ThreadPoolExecutor(self.p.run.workers) as pool:
+            list(pool.map(upload, pending))
         return [info for w in stream.written for info in w.infos]
+
+    def _repack_tail(self, stream: _Stream) -> None:
+        """Rewrite files that ended early and small as few files of the target size."""
+        from foundry_dsl.executor.jobs import repack_files
+
+        assert stream.schema is not None and stream.chunker is not None
+        early = [w for w in stream.written if w.end == "early"]
+        if len(early) < 2:
+            return
+        rows = sum(w.infos[0].rows for w in early)
+        per_row = stream.chunker.bytes_per_row or sum(w.infos[0].bytes for w in early) / max(1, rows)
+        limits = [self.p.run.max_rows_per_file] if self.p.run.max_rows_per_file else []
+        if self.p.run.max_file_size:
+            limits.append(max(1, int(self.p.run.max_file_size / per_row)))
+        target = min(limits) if limits else rows
+        small = [w for w in early if w.infos[0].rows < (1 - SIZE_TOLERANCE) * target]
+        if len(small) < 2:
+            return
+        self.task = "write (repack)"
+        total = sum(w.infos[0].rows for w in small)
+        n = -(-total // target)
+        counts: list[int | None] = [target] * (n - 1) + [None]
+        jobs = [dataclasses.replace(w.job, schema_version=stream.schema_version) for w in small]
+        infos = repack_files(jobs, counts, stream.schema)
+        kept = {id(w) for w in small}
+        stream.written = sorted(
+            [w for w in stream.written if id(w) not in kept]
+            + [Written(j, i, "early", uploaded=False) for j, i in zip(jobs, infos, strict=False)],
+            key=lambda w: w.job.index,
+        )
 
     # --- commit and state --------------------------------------------------------------
 
@@ -479,20 +497,6 @@ class PipelineRun:
             error=redact(message, self.secrets),
             task=task,
         )
-
-
-def _raise_first_failure(futures: list[Future[_Written]]) -> None:
-    for f in futures:
-        if f.done() and not f.cancelled() and f.exception() is not None:
-            exc = f.exception()
-            assert exc is not None
-            raise exc
-
-
-def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    from foundry_dsl.io.schema import conform
-
-    return conform(table, schema)
 
 
 def _empty_schema() -> pa.Schema:

@@ -1,4 +1,9 @@
-"""Runtime, data path: an Arrow table → one Parquet or CSV file on local disk.
+"""Runtime, data path: Arrow tables → one Parquet or CSV file on local disk.
+
+:func:`write_stream` writes a file from an iterator of tables that DuckDB
+pulls while it writes, so a file never needs all its rows in memory;
+:func:`write_file` is the one-table case, :func:`repack` and :func:`rewrite`
+fix up written files at the end of a batch.
 
 DuckDB writes both formats, from Arrow without copying, on a connection of the
 calling thread (a DuckDB connection must not be shared between threads). The
@@ -18,7 +23,7 @@ import base64
 import hashlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -149,9 +154,34 @@ def write_file(
 
     ``compression`` applies to Parquet; CSV is always written plain.
     """
+    return write_stream([table], table.schema, path, fmt, compression, row_group_size=row_group_size)
+
+
+def write_stream(
+    tables: Iterable[pa.Table | pa.RecordBatch],
+    schema: pa.Schema,
+    path: str,
+    fmt: str,
+    compression: str,
+    *,
+    row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
+) -> FileInfo:
+    """Write one file from ``tables``, consumed one at a time while DuckDB writes.
+
+    Memory stays at the table being read plus the row group being encoded,
+    however many rows the file gets. Every table must have ``schema``.
+    """
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    _copy(table, table.schema, path, fmt, compression, row_group_size)
-    return _info(path, fmt, table.num_rows)
+    rows = 0
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        nonlocal rows
+        for t in tables:
+            rows += t.num_rows
+            yield from (t.to_batches() if isinstance(t, pa.Table) else [t])
+
+    _copy(pa.RecordBatchReader.from_batches(schema, batches()), schema, path, fmt, compression, row_group_size)
+    return _info(path, fmt, rows)
 
 
 def measure(table: pa.Table, fmt: str, compression: str, scratch_dir: str | None = None) -> int:
@@ -195,23 +225,88 @@ def rewrite(
     Streams the file batch by batch, so memory stays at one read batch. The new
     file replaces the old one atomically (``os.replace``).
     """
-    file_schema, batches = _read_batches(path, fmt)
+    return repack([path], [path], [None], fmt, schema, compression, row_group_size=row_group_size)[0]
+
+
+def repack(
+    paths: list[str],
+    out_paths: list[str],
+    counts: list[int | None],
+    fmt: str,
+    schema: pa.Schema,
+    compression: str,
+    *,
+    row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
+) -> list[FileInfo]:
+    """Rewrite the rows of ``paths`` (in order) as ``out_paths``, ``counts[i]`` rows each.
+
+    The last count may be None: the rest. Rows are conformed to ``schema`` (the
+    batch's final one) on the way, streamed batch by batch. Outputs are written
+    beside the inputs first and moved into place once all are written; inputs
+    that are not also outputs are removed.
+    """
     # CSV holds text: only the columns and their order change
     target = _text_schema(schema) if fmt == "csv" else schema
-    rows = 0
 
     def conformed() -> Iterator[pa.RecordBatch]:
-        nonlocal rows
-        for b in batches:
-            rows += b.num_rows
-            yield from conform(pa.Table.from_batches([b], schema=file_schema), target).to_batches()
+        for p in paths:
+            file_schema, batches = _read_batches(p, fmt)
+            for b in batches:
+                yield from conform(pa.Table.from_batches([b], schema=file_schema), target).to_batches()
 
-    tmp = f"{path}.rewrite"
-    reader = pa.RecordBatchReader.from_batches(target, conformed())
+    source = _Rows(conformed())
+    tmps = [f"{p}.repack" for p in out_paths]
+    infos = []
     try:
-        _copy(reader, schema if fmt == "parquet" else target, tmp, fmt, compression, row_group_size)
-        os.replace(tmp, path)
+        for tmp, count in zip(tmps, counts, strict=True):
+            reader = pa.RecordBatchReader.from_batches(target, source.take(count))
+            _copy(reader, schema if fmt == "parquet" else target, tmp, fmt, compression, row_group_size)
+            infos.append(source.taken)
+        if source.more():
+            raise StorageError(f"repacking {len(paths)} files: more rows than the counts {counts}")
+        for p in paths:
+            if p not in out_paths:
+                os.unlink(p)
+        for tmp, out in zip(tmps, out_paths, strict=True):
+            os.replace(tmp, out)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return _info(path, fmt, rows)
+        for tmp in tmps:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return [_info(out, fmt, rows) for out, rows in zip(out_paths, infos, strict=True)]
+
+
+class _Rows:
+    """One stream of batches cut into consecutive runs of exact row counts."""
+
+    def __init__(self, batches: Iterator[pa.RecordBatch]) -> None:
+        self._batches = batches
+        self._carry: pa.RecordBatch | None = None
+        self.taken = 0
+
+    def _next(self) -> pa.RecordBatch | None:
+        if self._carry is not None:
+            b, self._carry = self._carry, None
+            return b
+        return next(self._batches, None)
+
+    def more(self) -> bool:
+        b = self._next()
+        while b is not None and b.num_rows == 0:
+            b = self._next()
+        self._carry = b
+        return b is not None
+
+    def take(self, count: int | None) -> Iterator[pa.RecordBatch]:
+        self.taken = 0
+        return self._take(count)
+
+    def _take(self, count: int | None) -> Iterator[pa.RecordBatch]:
+        while count is None or self.taken < count:
+            b = self._next()
+            if b is None:
+                return
+            if count is not None and b.num_rows > count - self.taken:
+                b, self._carry = b.slice(0, count - self.taken), b.slice(count - self.taken)
+            self.taken += b.num_rows
+            yield b
