@@ -31,6 +31,7 @@ class Reader(threading.Thread):
         self.stop = threading.Event()
         self.snapshots = 0
         self.absent = 0
+        self.vanished = 0
         self.problems: list[str] = []
 
     def run(self) -> None:
@@ -42,6 +43,12 @@ class Reader(threading.Thread):
                 continue
             try:
                 self.check(fd)
+            except FileNotFoundError:
+                # the folder this reader opened was replaced and then deleted while it
+                # read: it sees files vanish (and retries), never a mix
+                self.vanished += 1
+            except Exception as exc:  # a dead reader must fail the test, not pass it
+                self.problems.append(repr(exc))
             finally:
                 os.close(fd)
 
