@@ -51,7 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name in subparsers:
         module = importlib.import_module(f"foundry_dsl.commands.{name}")
         module.add_arguments(subparsers[name])
-        subparsers[name].add_argument("--debug", action="store_true", help="show tracebacks")
+        # SUPPRESS: without it the subcommand's default would undo `foundry --debug CMD`
+        subparsers[name].add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+        )
     args = parser.parse_args(args_list)
     if module is None:
         parser.print_help()

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from foundry_dsl import ir
-from foundry_dsl.errors import ConfigError, Diagnostic
+from foundry_dsl.errors import ConfigError
+from foundry_dsl.frontends.files import read_text, unreadable
 from foundry_dsl.frontends.lower import Lowering
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -33,13 +34,17 @@ def load(paths: Sequence[str]) -> ir.Project:
 
                 bronze = BronzeFrontend(low, sources)
             pipelines.extend(bronze.compile_file(path))
+        elif Path(path).is_dir():
+            low.error(
+                f"'{path}' is a directory",
+                None,
+                f"name the pipeline files in it, e.g. {Path(path) / '*.bronze'}",
+            )
         else:
-            low.diagnostics.append(
-                Diagnostic(
-                    f"don't know how to read '{path}'",
-                    None,
-                    "pipeline files end in .bronze, .yaml or .yml",
-                )
+            low.error(
+                f"don't know how to read '{path}'",
+                None,
+                "pipeline files end in .bronze, .yaml or .yml",
             )
     _check_unique(pipelines, low)
     if low.diagnostics:
@@ -58,12 +63,9 @@ def _yaml(path: str, low: Lowering, sources: dict[str, str]) -> list[ir.Pipeline
     from foundry_dsl.frontends.yaml import compile_yaml
 
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        low.error(f"file not found: {path}", None)
-        return []
+        text = read_text(path)
     except (OSError, UnicodeDecodeError) as exc:
-        low.error(f"cannot read {path}: {exc}", None)
+        low.diagnostics.append(unreadable(path, exc))
         return []
     sources[path] = text
     return compile_yaml(path, text, low)

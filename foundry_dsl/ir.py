@@ -379,7 +379,7 @@ class Pipeline(Node):
     def _safe_name(cls, v: str) -> str:
         if not NAME_RE.match(v):
             raise ValueError(
-                f"'{v}' is not a valid name: use letters, digits, '_' and '-' "
+                f"'{v}' is not a valid name: use ASCII letters, digits, '_' and '-' "
                 "(it becomes a folder name)"
             )
         return v

@@ -22,15 +22,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from foundry_dsl.fmt import format_text
+    from foundry_dsl.frontends.files import read_text, unreadable
 
     changed: list[str] = []
     errors: list[ConfigError] = []
+    checked = 0
     for name in args.files:
         path = Path(name)
         if path.suffix != ".bronze":
             print(f"skipped {name}: fmt formats .bronze files", file=sys.stderr)
             continue
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = read_text(name)
+        except (OSError, UnicodeDecodeError) as exc:
+            errors.append(ConfigError([unreadable(name, exc)]))
+            continue
+        checked += 1
         try:
             formatted = format_text(text, name)
         except ConfigError as exc:
@@ -49,5 +56,6 @@ def run(args: argparse.Namespace) -> int:
     for name in changed:
         print(f"{verb} {name}")
     if not changed:
-        print(f"{len(args.files)} file{'s' if len(args.files) != 1 else ''} already formatted")
+        print(f"{checked} file{'s' if checked != 1 else ''} already formatted")
     return 1 if args.check and changed else 0
+

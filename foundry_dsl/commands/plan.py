@@ -60,7 +60,14 @@ def run_inputs(args: argparse.Namespace) -> tuple[dt.date, dt.datetime]:
             raise ConfigError.single(
                 f"--at {args.at!r} is not an ISO 8601 time", help="e.g. --at 2025-01-12T14:30:00Z"
             ) from None
-        at = at.replace(tzinfo=dt.timezone.utc) if at.tzinfo is None else at.astimezone(dt.timezone.utc)
+        try:
+            at = at.replace(tzinfo=dt.timezone.utc) if at.tzinfo is None else at.astimezone(dt.timezone.utc)
+        except OverflowError:
+            # an offset that moves the time before year 1 or past 9999
+            raise ConfigError.single(
+                f"--at {args.at!r} is outside the years 1 to 9999 in UTC",
+                help="e.g. --at 2025-01-12T14:30:00Z",
+            ) from None
     day = at.date()
     if args.date:
         try:

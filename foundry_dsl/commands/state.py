@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 
+from foundry_dsl import ir
 from foundry_dsl.errors import PlanError
 
 
@@ -38,6 +39,16 @@ def run(args: argparse.Namespace) -> int:
             f"no pipeline {args.pipeline} in {', '.join(args.file)}"
             + (f"; {hint}" if hint else f" (pipelines: {', '.join(sorted(names))})")
         ) from None
+    if args.action != "set" and args.cursor is not None:
+        raise PlanError(
+            f"state {args.action} {p.name}: unexpected argument {args.cursor!r}; "
+            "only `state set` takes a cursor"
+        )
+    if args.action == "set" and not _has_cursor(p.source):
+        raise PlanError(
+            f"state set {p.name}: the pipeline is not incremental, so no run would read the cursor; "
+            "add incremental { ... } to an api source or incremental_key to a db source"
+        )
     store = state_store(backend_for(p))
     if args.action == "show":
         state = store.get(p.system, p.table)
@@ -55,3 +66,12 @@ def run(args: argparse.Namespace) -> int:
     store.reset(p.system, p.table)
     print(f"{p.name}: state reset (the next run starts from the initial cursor)")
     return 0
+
+
+def _has_cursor(source: ir.Source) -> bool:
+    """Whether a run starts from the stored cursor (a custom class may use it as it likes)."""
+    if isinstance(source, ir.ApiSource):
+        return source.incremental is not None
+    if isinstance(source, ir.DbSource):
+        return source.incremental_key is not None
+    return isinstance(source, ir.CustomSource)

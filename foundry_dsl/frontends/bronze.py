@@ -22,6 +22,7 @@ from pathlib import Path
 from foundry_dsl import ir
 from foundry_dsl.errors import ConfigError, Position, did_you_mean
 from foundry_dsl.frontends import syntax
+from foundry_dsl.frontends.files import read_text, unreadable
 from foundry_dsl.frontends.lower import Lowering, build_pipeline
 from foundry_dsl.frontends.positioned import Env, PList, PMap, PNode, PScalar, Quantity
 from foundry_dsl.resources import stdlib_dir
@@ -45,6 +46,9 @@ class Module:
     file: syntax.File | None
     platforms: dict[str, Definition] = field(default_factory=dict)
     templates: dict[str, Definition] = field(default_factory=dict)
+    #: it, or a file it imports, could not be read or parsed: its definitions are
+    #: incomplete, so an unknown name is a consequence, not another mistake
+    broken: bool = False
 
 
 class BronzeFrontend:
@@ -74,6 +78,7 @@ class BronzeFrontend:
         if key in self.modules:
             return self.modules[key]
         module = Module(path=path, file=self.parse(path))
+        module.broken = module.file is None
         self.modules[key] = module
         if module.file is None:
             return module
@@ -89,12 +94,9 @@ class BronzeFrontend:
         from foundry_dsl.frontends.bronze_syntax import parse
 
         try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            self.low.error(f"file not found: {path}", None)
-            return None
+            text = read_text(path)
         except (OSError, UnicodeDecodeError) as exc:
-            self.low.error(f"cannot read {path}: {exc}", None)
+            self.low.diagnostics.append(unreadable(path, exc))
             return None
         self.sources[path] = text
         try:
@@ -106,6 +108,7 @@ class BronzeFrontend:
     def import_into(self, module: Module, item: syntax.Import, chain: tuple[str, ...]) -> None:
         target = self.resolve_import(module.path, item)
         if target is None:
+            module.broken = True
             return
         key = str(Path(target).resolve())
         if key in chain:
@@ -117,6 +120,7 @@ class BronzeFrontend:
             )
             return
         imported = self.load(target, chain)
+        module.broken |= imported.broken
         for name, d in imported.platforms.items():
             self.add(module.platforms, name, d, "platform")
         for name, d in imported.templates.items():
@@ -129,6 +133,13 @@ class BronzeFrontend:
             candidate = Path(importer).parent / item.path
         if candidate.is_file():
             return str(candidate) if candidate.is_absolute() else _rel(candidate)
+        if candidate.is_dir():
+            self.low.error(
+                f"cannot import '{item.path}': it is a directory",
+                item.pos,
+                "import the .bronze files in it one by one",
+            )
+            return None
         hint = None
         if candidate.parent.is_dir():
             hint = did_you_mean(candidate.name, [p.name for p in candidate.parent.glob("*.bronze")])
@@ -212,6 +223,8 @@ class BronzeFrontend:
             else:
                 ok &= self.put(node, item)
         if "platform" not in node.entries and ok:
+            if module.broken:
+                return None  # its platform may be in the file that failed
             if len(module.platforms) == 1:
                 only = next(iter(module.platforms.values()))
                 node.set("platform", self.block_map(only.block, named=True), block.pos)
@@ -237,6 +250,8 @@ class BronzeFrontend:
             return None
         name = value.value.name
         d = module.platforms.get(name)
+        if d is None and module.broken:
+            return None  # the file that defines it failed, and says so
         if d is None:
             self.low.error(
                 f"unknown platform '{name}'",
@@ -271,6 +286,8 @@ class BronzeFrontend:
             own.set("kind", PScalar(base, pos, is_ident=True), pos)
             return own
         template = module.templates.get(base)
+        if template is None and module.broken:
+            return None  # the file that defines it failed, and says so
         if template is None:
             self.low.error(
                 f"unknown source kind or template '{base}'",

@@ -441,8 +441,18 @@ class _Driver:
 
     def _bad_character(self, offset: int, line: int, col: int) -> None:
         char = self.text[offset]
+        following = self.text[offset + 1 : offset + 2]
+        if char == "." and following and not following.isascii():
+            # `crm.ünï`: the name stopped before the dot; the dot is not the mistake
+            offset, col, char = offset + 1, col + 1, following
         hint = None
-        if char == "'":
+        if not char.isascii():
+            hint = (
+                "names use only ASCII letters, digits and '_'"
+                if char.isprintable()
+                else "an invisible character: delete it and retype the text around it"
+            )
+        elif char == "'":
             hint = 'strings are written in double quotes: "text"'
         elif char == ":":
             hint = "attributes are written key = value"

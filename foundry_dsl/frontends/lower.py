@@ -39,7 +39,11 @@ class Lowering:
         self.diagnostics: list[Diagnostic] = []
 
     def error(self, message: str, pos: Position | None, help: str | None = None) -> None:
-        self.diagnostics.append(Diagnostic(message, pos, help))
+        d = Diagnostic(message, pos, help)
+        # a platform is lowered once per pipeline that uses it, and a pipeline's run
+        # formats default to its platform's: the same mistake would be reported again
+        if d not in self.diagnostics:
+            self.diagnostics.append(d)
 
     # --- models -------------------------------------------------------------------
 

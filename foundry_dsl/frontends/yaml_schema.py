@@ -554,7 +554,7 @@ def _check_scalar(node: PScalar, sch: dict[str, Any], where: str, key: str, out:
         else:
             out.append(
                 Diagnostic(
-                    f"'{v}' is not a valid {key}: use letters, digits, '_' and '-'",
+                    f"'{v}' is not a valid {key}: use ASCII letters, digits, '_' and '-'",
                     node.pos,
                     "it becomes a folder name",
                 )

@@ -97,6 +97,7 @@ CASES: dict[str, dict[str, str]] = {
         "b.bronze": 'import "a.bronze"\n',
     },
     "missing_import": {"main.bronze": 'import "platfrom.bronze"\n'},
+    "import_of_a_directory": {"main.bronze": 'import "shared.bronze"\n', "shared.bronze/": ""},
     "duplicate_pipeline": {
         "main.bronze": pipeline(FILES_SOURCE) + "\n" + pipeline(FILES_SOURCE).split("\n", 2)[2]
     },
@@ -113,6 +114,18 @@ CASES: dict[str, dict[str, str]] = {
         "main.bronze": pipeline(
             '  source api {\n    base_url = "https://x.test"\n    paginate cursor {}\n  }\n'
         )
+    },
+    "platform_mistake_shared_by_two_pipelines_is_reported_once": {
+        "platform.bronze": PLATFORM.replace("[parquet, csv]", "[parquet, json]\n  compresion = zstd"),
+        "main.bronze": pipeline(FILES_SOURCE)
+        + "\n"
+        + pipeline(FILES_SOURCE, name="sales.returns").split("\n", 2)[2],
+    },
+    "broken_import_is_not_followed_by_unknown_names": {
+        "platform.bronze": PLATFORM.replace("partition = date", "partition: date"),
+        "main.bronze": pipeline('  source githib {\n    endpoint = "/x"\n  }\n')
+        + "\n"
+        + pipeline(FILES_SOURCE, name="sales.returns").split("\n", 2)[2].replace("  platform = dev\n", ""),
     },
     "platform_defined_twice": {
         "platform.bronze": PLATFORM + "\n" + PLATFORM,
@@ -131,7 +144,10 @@ CASES: dict[str, dict[str, str]] = {
 def test_error_output(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, snapshot) -> None:
     files = {"platform.bronze": PLATFORM, **CASES[case]}
     for name, text in files.items():
-        (tmp_path / name).write_text(text)
+        if name.endswith("/"):
+            (tmp_path / name).mkdir()
+        else:
+            (tmp_path / name).write_text(text)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError) as info:
         load(["main.bronze"])

@@ -96,6 +96,15 @@ def test_bad_date_exits_1_with_help() -> None:
     assert "= help: use YYYY-MM-DD" in out.stderr
 
 
+def test_at_that_leaves_the_calendar_in_utc_exits_1_with_help() -> None:
+    out = foundry("plan", "pipelines/demo.bronze", "--at", "9999-12-31T23:59:59-01:00", "--offline")
+    assert out.returncode == 1
+    assert out.stderr.splitlines()[:2] == [
+        "error: --at '9999-12-31T23:59:59-01:00' is outside the years 1 to 9999 in UTC",
+        "   = help: e.g. --at 2025-01-12T14:30:00Z",
+    ]
+
+
 def test_select_keeps_only_the_named_pipeline() -> None:
     out = foundry("plan", "pipelines/demo.bronze", *FIXED, "--json", "--select", "shop.orders")
     assert [p["name"] for p in json.loads(out.stdout)["pipelines"]] == ["shop.orders"]
