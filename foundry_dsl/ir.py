@@ -272,7 +272,7 @@ Pagination = Annotated[
 class RetryPolicy(Node):
     max_attempts: int = Field(default=6, ge=1, le=100)
     backoff: float = Field(default=0.5, gt=0)  # first wait, seconds; doubles, with jitter
-    max_backoff: float = Field(default=30.0, gt=0)
+    max_backoff: float = Field(default=30.0, gt=0, le=3_600)
 
 
 class ApiIncremental(Node):
@@ -292,7 +292,7 @@ class ApiSource(Node):
     headers: dict[str, str | EnvRef] = Field(default_factory=dict)
     params: dict[str, ScalarParam | EnvRef] = Field(default_factory=dict)
     body: dict[str, Any] | None = None
-    timeout: float = Field(default=30.0, gt=0)
+    timeout: float = Field(default=30.0, gt=0, le=86_400)
     verify: bool = True
     auth: Auth = Field(default_factory=NoAuth)
     paginate: Pagination = Field(default_factory=NoPagination)
@@ -312,7 +312,7 @@ class DbSource(Node):
     cursor_env: str | None = None
     initial_cursor: str | None = None
     lookback: float | None = Field(default=None, ge=0)  # seconds re-read before the cursor
-    batch_size: int = Field(default=10_000, ge=1)
+    batch_size: int = Field(default=10_000, ge=1, le=10_000_000)
     partition_column: str | None = None
     partitions: int = Field(default=1, ge=1, le=256)
     partition_bounds: tuple[int | float | str, int | float | str] | None = None
@@ -355,8 +355,8 @@ Source = Annotated[
 
 
 class RunOptions(Node):
-    max_rows_per_file: int = Field(default=0, ge=0)  # 0 = unlimited
-    max_file_size: int = Field(default=0, ge=0)  # bytes; 0 = unlimited
+    max_rows_per_file: int = Field(default=0, ge=0, le=10**12)  # 0 = unlimited
+    max_file_size: int = Field(default=0, ge=0, le=2**40)  # bytes (at most 1TB); 0 = unlimited
     workers: int = Field(default=1, ge=1, le=64)
     formats: tuple[Format, ...] = ("parquet",)
     storage_enabled: bool = True

@@ -152,3 +152,14 @@ def test_error_output(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     with pytest.raises(ConfigError) as info:
         load(["main.bronze"])
     assert info.value.render() == snapshot
+
+
+def test_an_absurd_file_size_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "platform.bronze").write_text(PLATFORM)
+    (tmp_path / "main.bronze").write_text(pipeline(FILES_SOURCE + "  run {\n    max_file_size = 2048TB\n  }\n"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        load(["main.bronze"])
+    assert info.value.diagnostics[0].message == (
+        f"'max_file_size' must be at most {2**40}, got {2048 * 2**40}"
+    )
