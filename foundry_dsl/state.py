@@ -6,7 +6,10 @@ so the data and the cursor that produced it travel together, whatever backend
 holds them. Each entry is one small JSON object written whole with
 ``write_bytes`` (atomic on every backend): readers see the old cursor or the new
 one, never half of either. The executor moves a cursor only after the commit
-of the data it covers, so a crash repeats work rather than losing it.
+of the data it covers, so a crash repeats work rather than losing it. A run
+replaces its partition whole, so each entry also keeps the partition its run
+committed and the cursor that run started from: :func:`resume_cursor` has a
+run that lands the same partition again start there too.
 
 What it hands on: ``get`` → ``{"cursor": str | None, "updated_at": iso,
 "batch_id": ..., "rows": int, ...}``; never per-row data.
@@ -65,3 +68,20 @@ class StateStore:
     def reset(self, system: str, table: str) -> None:
         """Forget the cursor: the next run starts from the configured initial cursor."""
         self.backend.delete_file(self.path(system, table))
+
+
+def resume_cursor(state: dict[str, Any] | None, partition: str) -> str | None:
+    """The cursor a run that lands ``partition`` starts from, given the stored ``state``.
+
+    The stored cursor, except when the run that stored it committed this same
+    partition: the new run replaces that commit whole, so it starts where that
+    run started (``start_cursor``); otherwise the rows that run landed would
+    leave the partition while the cursor stays past them.
+    """
+    if not state:
+        return None
+    if state.get("partition") == partition and "start_cursor" in state:
+        value = state["start_cursor"]
+    else:
+        value = state.get("cursor")
+    return None if value is None else str(value)

@@ -102,6 +102,7 @@ class PipelineRun:
         self.stop = threading.Event()
         self.partition_url = f"{pp.target_root.rstrip('/')}/{pp.partition_path}"
         self.committer: Committer  # set once storage is open (_run)
+        self.start_cursor: str | None = None  # the cursor this run extracts from
 
     # --- the whole run ---------------------------------------------------------------
 
@@ -438,15 +439,17 @@ class PipelineRun:
         )
 
     def _cursor_in(self, backend: StorageBackend) -> str | None:
-        """The cursor env variable when set, else the stored cursor."""
+        """The cursor env variable when set, else the stored cursor (see ``resume_cursor``)."""
+        from foundry_dsl.executor.storage_api import state_store
+        from foundry_dsl.state import resume_cursor
+
         env = cursor_env_name(self.p.source)
         if env and os.environ.get(env):
-            return os.environ[env]
-        from foundry_dsl.executor.storage_api import state_store
-
-        state = state_store(backend).get(self.p.system, self.p.table)
-        value = state.get("cursor") if state else None
-        return None if value is None else str(value)
+            self.start_cursor = os.environ[env]
+        else:
+            state = state_store(backend).get(self.p.system, self.p.table)
+            self.start_cursor = resume_cursor(state, self.pp.partition_path)
+        return self.start_cursor
 
     def _store_cursor(self, backend: StorageBackend, cursor: str, rows: int) -> None:
         from foundry_dsl.executor.storage_api import state_store
@@ -459,6 +462,8 @@ class PipelineRun:
                 records=rows,
                 partition=self.pp.partition_path,
                 run_id=self.run_id,
+                # a later run landing this partition again replaces it: it starts here
+                start_cursor=self.start_cursor,
             )
         except FoundryError as exc:
             raise CommitError(

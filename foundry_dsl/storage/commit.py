@@ -32,6 +32,7 @@ A run that dies at any moment leaves the previous commit readable;
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import json
@@ -323,13 +324,22 @@ class _LocalFolders:
             os.rename(self.staging, self.final)
             _fsync(self.parent)
             return
-        self._carry_nested()
-        if _exchange(self.staging, self.final):
-            leftover = self.staging  # now holds the previous commit
-        else:
-            os.rename(self.final, self.old)
-            os.rename(self.staging, self.final)
-            leftover = self.old
+        carried = self._carry_nested()
+        try:
+            if _exchange(self.staging, self.final):
+                leftover = self.staging  # now holds the previous commit
+            else:
+                os.rename(self.final, self.old)
+                try:
+                    os.rename(self.staging, self.final)
+                except BaseException:
+                    os.rename(self.old, self.final)  # the previous commit goes back at once
+                    raise
+                leftover = self.old
+        except BaseException:
+            # the swap did not happen: the nested partitions go back before staging is dropped
+            self._uncarry(carried)
+            raise
         _fsync(self.parent)
         try:
             shutil.rmtree(leftover)
@@ -338,11 +348,23 @@ class _LocalFolders:
             log.warning("partition %s is committed, but removing %s failed: %s",
                         self.final, leftover, exc)
 
-    def _carry_nested(self) -> None:
+    def _carry_nested(self) -> list[str]:
         # nested partitions (dt=X/hour=H) under the one being replaced are not ours to drop
-        for entry in os.scandir(self.final):
-            if entry.is_dir(follow_symlinks=False) and not entry.name.startswith((".", "_")):
-                os.rename(entry.path, os.path.join(self.staging, entry.name))
+        carried = []
+        try:
+            for entry in os.scandir(self.final):
+                if entry.is_dir(follow_symlinks=False) and not entry.name.startswith((".", "_")):
+                    os.rename(entry.path, os.path.join(self.staging, entry.name))
+                    carried.append(entry.name)
+        except BaseException:
+            self._uncarry(carried)
+            raise
+        return carried
+
+    def _uncarry(self, names: list[str]) -> None:
+        for name in names:
+            with contextlib.suppress(OSError):
+                os.rename(os.path.join(self.staging, name), os.path.join(self.final, name))
 
     def discard(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)

@@ -163,8 +163,9 @@ def test_state_holds_the_cursor_after_commit_and_can_be_reset(tmp_path: Path) ->
         "        yield NewCursor(str(start + 5))\n"
     )
     pipeline_file(tmp_path, source='source custom {\n    module = "inc"\n    class_name = "Inc"\n  }')
-    for _ in range(2):
-        assert foundry(tmp_path, "apply", "pipeline.bronze", "--date", DATE, "--at", AT).returncode == 0
+    # two days: the second run lands another partition, from the first run's cursor
+    for day in (DATE, "2025-01-13"):
+        assert foundry(tmp_path, "apply", "pipeline.bronze", "--date", day, "--at", AT).returncode == 0
     shown = foundry(tmp_path, "state", "show", "shop.orders", "--file", "pipeline.bronze")
     assert json.loads(shown.stdout)["cursor"] == "10"
     assert foundry(tmp_path, "state", "reset", "shop.orders", "--file", "pipeline.bronze").returncode == 0

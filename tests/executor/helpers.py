@@ -13,6 +13,7 @@ from foundry_dsl.executor.local import LocalExecutor
 from foundry_dsl.planner import build_plan
 
 DATE = dt.date(2025, 1, 12)
+NEXT_DAY = dt.date(2025, 1, 13)  # a run into another partition
 AT = dt.datetime(2025, 1, 12, 14, 30, tzinfo=dt.timezone.utc)
 
 
@@ -32,8 +33,10 @@ def custom_pipeline(
     )
 
 
-def apply(*pipelines: ir.Pipeline, parallel: int = 1, progress: Any = None) -> RunResult:
-    plan = build_plan(pipelines, DATE, AT, look_up_storage=False)
+def apply(
+    *pipelines: ir.Pipeline, parallel: int = 1, progress: Any = None, date: dt.date = DATE
+) -> RunResult:
+    plan = build_plan(pipelines, date, AT, look_up_storage=False)
     return LocalExecutor(parallel).execute(plan, progress)
 
 

@@ -15,7 +15,7 @@ import pytest
 from foundry_dsl.executor.jobs import WriteJob
 from foundry_dsl.executor.pipeline_run import staging_root
 from foundry_dsl.sources.base import ExtractContext, Extractor
-from tests.executor.helpers import AT, apply, custom_pipeline, only, partition, rows
+from tests.executor.helpers import AT, NEXT_DAY, apply, custom_pipeline, only, partition, rows
 
 COUNTING = """
 YIELDED = []
@@ -52,6 +52,7 @@ def test_backpressure_keeps_the_extractor_a_few_chunks_ahead(tmp_path: Path) -> 
     import sys
 
     sys.path.insert(0, str(tmp_path))
+    sys.modules.pop("src_t", None)  # another test's module of the same name
     try:
         module = importlib.import_module("src_t")
         watch = Watch(module.YIELDED)
@@ -111,7 +112,7 @@ def test_the_stored_cursor_reaches_the_next_run(tmp_path: Path) -> None:
     p = custom_pipeline(tmp_path, code)
     assert only(apply(p)).status == "succeeded"
     assert seen.read_text() == "None"
-    assert only(apply(p)).status == "succeeded"
+    assert only(apply(p, date=NEXT_DAY)).status == "succeeded"
     assert seen.read_text() == "stored-1"
 
 
@@ -143,9 +144,10 @@ def test_a_failed_run_keeps_the_old_cursor_and_the_old_partition(tmp_path: Path)
     assert failed.status == "failed"
     assert failed.task == "extract[0]"
     assert "network down" in (failed.error or "")
-    flag.unlink()
-    assert only(apply(p)).cursor == "c-c-None"
     assert rows(tmp_path) == [(1,), (2,)]
+    flag.unlink()
+    # the next day's run starts from the cursor the first run stored
+    assert only(apply(p, date=NEXT_DAY)).cursor == "c-c-None"
 
 
 def test_cleanup_on_failure_false_keeps_local_staging_and_says_where(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import threading
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from foundry_dsl.errors import CommitError
 from foundry_dsl.storage import commit as commit_module
 from foundry_dsl.storage.backends import local_backend
 from foundry_dsl.storage.commit import (
@@ -144,3 +146,36 @@ def test_replacing_a_date_partition_keeps_its_hour_partitions(tmp_path: Path) ->
     PartitionCommitter(backend, PARTITION, "run-2").commit({"run": "run-2"})
     meta = committed_metadata(backend, f"{PARTITION}/hour=14")
     assert meta is not None and meta["run"] == "run-h"
+
+
+@pytest.mark.parametrize("exchange", ["fails", "unavailable"])
+def test_a_swap_that_fails_keeps_the_old_partition_and_its_hour_partitions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exchange: str
+) -> None:
+    root = tmp_path / "lake"
+    backend = local_backend(str(root))
+    PartitionCommitter(backend, f"{PARTITION}/hour=14", "run-h").commit({"run": "run-h"})
+    PartitionCommitter(backend, PARTITION, "run-1").commit({"run": "run-1"})
+
+    def refuse(a: str, b: str) -> bool:
+        if exchange == "unavailable":
+            return False  # the fallback's renames then meet the same refusal
+        raise OSError(errno.EBUSY, "busy", a)
+
+    real_rename = os.rename
+
+    def rename(a: str, b: str) -> None:
+        # the staged folder cannot move into place (the folders moving aside and back can)
+        if os.path.basename(a).startswith(".dt=2025-01-12.staging-") and os.path.basename(b) == "dt=2025-01-12":
+            raise OSError(errno.EBUSY, "busy", a)
+        real_rename(a, b)
+
+    monkeypatch.setattr(commit_module, "_exchange", refuse)
+    monkeypatch.setattr(commit_module.os, "rename", rename)
+    committer = PartitionCommitter(backend, PARTITION, "run-2")
+    with pytest.raises(CommitError):
+        committer.commit({"run": "run-2"})
+    committer.abort()  # what the executor does after a failed commit
+    monkeypatch.undo()
+    assert (committed_metadata(backend, PARTITION) or {}).get("run") == "run-1"
+    assert (committed_metadata(backend, f"{PARTITION}/hour=14") or {}).get("run") == "run-h"
