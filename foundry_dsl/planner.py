@@ -85,7 +85,7 @@ def plan_pipeline(
     )
     if estimate:
         try:
-            live = _estimate_live(p, inputs, bid, look_up_storage)
+            live = _estimate_live(p, inputs, bid, look_up_storage, path)
         except FoundryError as exc:
             # like an unreachable store: say why, show the rest of the plan
             plan = _replace(plan, estimate_error=_redacted(exc.message, p))
@@ -204,7 +204,9 @@ def _estimate(p: ir.Pipeline, inputs: RunInputs, batch_id: str) -> Estimate | No
         return None
 
 
-def _estimate_live(p: ir.Pipeline, inputs: RunInputs, batch_id: str, look_up_storage: bool) -> Estimate | None:
+def _estimate_live(
+    p: ir.Pipeline, inputs: RunInputs, batch_id: str, look_up_storage: bool, path: str
+) -> Estimate | None:
     """What the source says when asked (``plan --estimate``); raises what it raises.
 
     The context carries the cursor the run would start from (the cursor env
@@ -219,7 +221,7 @@ def _estimate_live(p: ir.Pipeline, inputs: RunInputs, batch_id: str, look_up_sto
         run_date=inputs.run_date,
         run_at=inputs.run_at,
         base_dir=base_dir(p),
-        cursor=_cursor(p, look_up_storage) if p.source.kind in ("db", "custom") else None,
+        cursor=_cursor(p, look_up_storage, path),
         batch_id=batch_id,
     )
     try:
@@ -230,21 +232,17 @@ def _estimate_live(p: ir.Pipeline, inputs: RunInputs, batch_id: str, look_up_sto
         raise PlanError(f"{type(exc).__name__}: {exc}") from None
 
 
-def _cursor(p: ir.Pipeline, look_up_storage: bool) -> str | None:
-    """The cursor a run would start from: the env override, else the stored one."""
-    import os
+def _cursor(p: ir.Pipeline, look_up_storage: bool, path: str) -> str | None:
+    """The cursor the run would start from: the same rule as apply's."""
+    from foundry_dsl.state import start_cursor
 
-    env = p.source.cursor_env if isinstance(p.source, ir.DbSource) else None
-    if env and os.environ.get(env):
-        return os.environ[env]
-    if not look_up_storage:
-        return None
-    from foundry_dsl.executor.storage_api import state_store
-    from foundry_dsl.storage.backends import backend_for
+    store = None
+    if look_up_storage:
+        from foundry_dsl.executor.storage_api import state_store
+        from foundry_dsl.storage.backends import backend_for
 
-    state = state_store(backend_for(p)).get(p.system, p.table)
-    value = state.get("cursor") if state else None
-    return None if value is None else str(value)
+        store = state_store(backend_for(p))
+    return start_cursor(p, path, store)
 
 
 def _merge(known: Estimate | None, live: Estimate | None) -> Estimate | None:

@@ -18,9 +18,11 @@ What it hands on: ``get`` → ``{"cursor": str | None, "updated_at": iso,
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timezone
 from typing import Any
 
+from foundry_dsl import ir
 from foundry_dsl.errors import StorageError
 from foundry_dsl.ir import NAME_RE
 from foundry_dsl.storage.base import StorageBackend
@@ -85,3 +87,23 @@ def resume_cursor(state: dict[str, Any] | None, partition: str) -> str | None:
     else:
         value = state.get("cursor")
     return None if value is None else str(value)
+
+
+def cursor_env_name(source: ir.Source) -> str | None:
+    """The spec's cursor env variable of an incremental source, if it names one."""
+    if isinstance(source, ir.DbSource):
+        return source.cursor_env
+    if isinstance(source, ir.ApiSource) and source.incremental:
+        return source.incremental.cursor_env
+    return None
+
+
+def start_cursor(pipeline: ir.Pipeline, partition: str, store: StateStore | None) -> str | None:
+    """The cursor a run starts from: the cursor env variable when set, else the stored
+    one (see :func:`resume_cursor`); None without a store (an offline plan)."""
+    env = cursor_env_name(pipeline.source)
+    if env and os.environ.get(env):
+        return os.environ[env]
+    if store is None:
+        return None
+    return resume_cursor(store.get(pipeline.system, pipeline.table), partition)

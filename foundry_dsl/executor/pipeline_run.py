@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import os
 import queue
 import shutil
 import threading
@@ -78,14 +77,6 @@ class _Stream:
     chunker: Chunker | None = None
 
 
-def cursor_env_name(source: ir.Source) -> str | None:
-    if isinstance(source, ir.DbSource):
-        return source.cursor_env
-    if isinstance(source, ir.ApiSource) and source.incremental:
-        return source.incremental.cursor_env
-    return None
-
-
 def staging_root(p: ir.Pipeline) -> Path:
     """Local staging of a pipeline's runs: ``<local_output_dir>/_staging/<system.table>/``."""
     return Path(p.run.local_output_dir) / STAGING / p.name
@@ -99,6 +90,7 @@ class PipelineRun:
         self.run_id = f"{pp.batch_id}-{uuid.uuid4().hex[:8]}"
         self.task = "prepare"
         self.secrets: list[str] = []
+        self.extractor: Extractor | None = None  # its secrets() grow during a run (OAuth2)
         self.stop = threading.Event()
         self.partition_url = f"{pp.target_root.rstrip('/')}/{pp.partition_path}"
         self.committer: Committer  # set once storage is open (_run)
@@ -136,7 +128,7 @@ class PipelineRun:
         staging.mkdir(parents=True, exist_ok=True)
 
         self.task = "prepare"
-        extractor = extractor_for(p.source)
+        extractor = self.extractor = extractor_for(p.source)
         self.secrets.extend(extractor.secrets())
         ctx = ExtractContext(
             pipeline=p,
@@ -441,14 +433,9 @@ class PipelineRun:
     def _cursor_in(self, backend: StorageBackend) -> str | None:
         """The cursor env variable when set, else the stored cursor (see ``resume_cursor``)."""
         from foundry_dsl.executor.storage_api import state_store
-        from foundry_dsl.state import resume_cursor
+        from foundry_dsl.state import start_cursor
 
-        env = cursor_env_name(self.p.source)
-        if env and os.environ.get(env):
-            self.start_cursor = os.environ[env]
-        else:
-            state = state_store(backend).get(self.p.system, self.p.table)
-            self.start_cursor = resume_cursor(state, self.pp.partition_path)
+        self.start_cursor = start_cursor(self.p, self.pp.partition_path, state_store(backend))
         return self.start_cursor
 
     def _store_cursor(self, backend: StorageBackend, cursor: str, rows: int) -> None:
@@ -499,7 +486,7 @@ class PipelineRun:
             status="failed",
             seconds=time.monotonic() - started,
             partition=self.partition_url,
-            error=redact(message, self.secrets),
+            error=redact(message, [*self.secrets, *(self.extractor.secrets() if self.extractor else [])]),
             task=task,
         )
 

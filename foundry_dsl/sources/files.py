@@ -74,6 +74,12 @@ class FilesExtractor(Extractor):
     def _options(self) -> dict[str, Any]:
         return {k: ir.resolve(v) if isinstance(v, ir.EnvRef) else v for k, v in self.source.options.items()}
 
+    def secrets(self) -> list[str]:
+        """Storage credentials given as env() in ``options``, for redaction."""
+        values = (v.resolve(required=False) for v in self.source.options.values()
+                  if isinstance(v, ir.EnvRef))
+        return [v for v in values if v]
+
     def _filesystem(self, url: str) -> tuple[AbstractFileSystem, str]:
         from fsspec.core import url_to_fs
 

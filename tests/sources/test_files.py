@@ -126,3 +126,15 @@ def test_a_broken_file_is_an_extract_error_naming_it(tmp_path: Path) -> None:
         _read(tmp_path, "bad.parquet")
 
 
+
+
+def test_env_options_are_reported_as_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    from foundry_dsl import ir
+    from foundry_dsl.sources.files import FilesExtractor
+
+    monkeypatch.setenv("INPUT_SECRET", "s3cr3t-value")
+    source = ir.FilesSource(
+        paths=("s3://in/*.csv",),
+        options={"secret": ir.EnvRef(name="INPUT_SECRET"), "anon": False},
+    )
+    assert FilesExtractor(source).secrets() == ["s3cr3t-value"]
