@@ -375,9 +375,11 @@ class _LocalFolders:
         names = sorted(os.listdir(self.parent))
         olds = [n for n in names if n.startswith(self.old_prefix)]
         if not os.path.isdir(self.final) and olds:
-            # died between the fallback's two renames: the old partition goes back
-            os.rename(os.path.join(self.parent, olds[-1]), self.final)
-            olds = olds[:-1]
+            # died between the fallback's two renames: the old partition goes back; the
+            # newest if a failed clean-up left several (their tags are random, so by age)
+            newest = max(olds, key=lambda n: os.stat(os.path.join(self.parent, n)).st_mtime_ns)
+            os.rename(os.path.join(self.parent, newest), self.final)
+            olds.remove(newest)
         for n in names:
             if n.startswith(self.staging_prefix) or n in olds:
                 shutil.rmtree(os.path.join(self.parent, n), ignore_errors=True)
