@@ -179,3 +179,20 @@ def test_a_swap_that_fails_keeps_the_old_partition_and_its_hour_partitions(
     monkeypatch.undo()
     assert (committed_metadata(backend, PARTITION) or {}).get("run") == "run-1"
     assert (committed_metadata(backend, f"{PARTITION}/hour=14") or {}).get("run") == "run-h"
+
+
+def test_recovery_restores_the_newest_of_several_old_partitions(tmp_path: Path) -> None:
+    import time
+
+    from foundry_dsl.storage.commit import recover
+
+    parent = tmp_path / "lake" / "system=shop" / "table=orders"
+    for tag, run in (("ffff0000", "older"), ("0000ffff", "newer")):  # tags sort the other way
+        old = parent / f".dt=2025-01-12.old-{tag}"
+        old.mkdir(parents=True)
+        (old / METADATA_FILE).write_text(json.dumps({"run": run, "files": []}))
+        time.sleep(0.01)  # the later commit is the newer folder
+    recover(local_backend(str(tmp_path / "lake")), PARTITION)
+    restored = json.loads((parent / "dt=2025-01-12" / METADATA_FILE).read_text())
+    assert restored["run"] == "newer"
+    assert sorted(p.name for p in parent.iterdir()) == ["dt=2025-01-12"]
