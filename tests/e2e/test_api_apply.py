@@ -17,8 +17,6 @@ from tests.fixtures.api_server import BEARER_TOKEN, ApiServer, record
 
 # the executor's commit protocol and state store are built alongside; until they land
 # these tests have nothing to run against
-pytest.importorskip("foundry_dsl.storage.commit")
-pytest.importorskip("foundry_dsl.state")
 
 PARTITION = "out/system=fake/table=items/dt={date}"
 

@@ -7,13 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+import jsonschema
 import yaml
 
 from foundry_dsl.frontends.yaml_schema import schema
 from tests.yaml.helpers import BASE, change
-
-jsonschema = pytest.importorskip("jsonschema")
 
 
 def validator() -> jsonschema.Draft202012Validator:
