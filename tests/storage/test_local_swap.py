@@ -56,6 +56,8 @@ class Reader(threading.Thread):
 
     def check(self, fd: int) -> None:
         names = sorted(os.listdir(fd))
+        if METADATA_FILE not in names and os.fstat(fd).st_nlink == 0:
+            raise FileNotFoundError(self.folder)  # replaced and deleted since we opened it
         if METADATA_FILE not in names:
             self.problems.append(f"listing without the commit marker: {names}")
             return
