@@ -86,7 +86,7 @@ INCREMENTAL = 'incremental {\n      field = "updated_at"\n      param = "since"\
 
 @pytest.mark.slow
 def test_landed_partition_equals_the_source_through_faults(tmp_path: Path, api: ApiServer) -> None:
-    n = 20_000
+    n = 100_000
     write_pipeline(tmp_path, api, endpoint="/offset", params=f"n = {n}")
     api.inject(0.2, slow=0.5, retry_after="0")
     out = foundry(tmp_path, "apply", "pipeline.bronze", "--date", "2024-01-02")
