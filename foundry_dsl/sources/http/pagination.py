@@ -69,13 +69,15 @@ class Paginator:
         self.where = where  # full URL -> "pipeline p: GET <redacted url>", for messages
 
     def first(self) -> PageRequest:
-        return PageRequest(self.url, self.params)
+        return self.request_at(0) if self.indexed else PageRequest(self.url, self.params)
 
     def next(self, page: Page) -> PageRequest | None:
         return None
 
     def request_at(self, index: int) -> PageRequest:
-        raise NotImplementedError
+        """The request for page ``index``: only paginators that are ``indexed`` know it
+        ahead (offset, page), which lets the extractor fetch a window of pages at once."""
+        raise TypeError(f"{type(self).__name__} learns each next request from the page")
 
     def _error(self, page: Page, problem: str) -> ExtractError:
         return ExtractError(f"{self.where(page.url)}: {problem}")
@@ -95,9 +97,6 @@ class OffsetPaginator(Paginator):
         return PageRequest(
             self.url, {**self.params, self.p.offset_param: offset, self.p.limit_param: self.p.limit}
         )
-
-    def first(self) -> PageRequest:
-        return self.request_at(0)
 
     def next(self, page: Page) -> PageRequest | None:
         n = len(page.records)
@@ -135,9 +134,6 @@ class PagePaginator(Paginator):
         if self.size is not None and self.p.size_param:
             params[self.p.size_param] = self.size
         return PageRequest(self.url, params)
-
-    def first(self) -> PageRequest:
-        return self.request_at(0)
 
     def next(self, page: Page) -> PageRequest | None:
         n = len(page.records)
