@@ -280,6 +280,9 @@ class ApiIncremental(Node):
 
     field: str
     param: str
+    #: the request parameter that takes the window's end when a run replays a
+    #: committed window; without it the records past the end are dropped here
+    until_param: str | None = None
     cursor_env: str | None = None
     initial: str | None = None
 
@@ -364,6 +367,8 @@ class RunOptions(Node):
     cleanup_on_failure: bool = True
     batch_id: str | None = None
     lineage: bool = False  # add _batch_id and _extracted_at columns
+    #: let an empty result replace a partition that holds rows (off: such a run fails)
+    allow_empty: bool = False
 
 
 class Pipeline(Node):

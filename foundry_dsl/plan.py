@@ -16,6 +16,7 @@ from typing import Any, Literal
 from foundry_dsl import ir
 from foundry_dsl.graph import TaskGraph
 from foundry_dsl.sources.base import Estimate
+from foundry_dsl.windows import Window, WindowRequest
 
 #: ``create``: nothing committed there yet; ``replace``: a committed partition will be
 #: replaced; ``unknown``: storage was not looked at (``--offline``).
@@ -50,6 +51,12 @@ class PipelinePlan:
     estimate: Estimate | None = None
     unchecked: str | None = None  # why storage could not be looked at, when it could not
     estimate_error: str | None = None  # why --estimate could not ask the source, secrets redacted
+    #: --from/--to/--full-refresh/--allow-empty as given; apply resolves the window from it
+    request: WindowRequest = field(default_factory=WindowRequest)
+    #: the cursor window the run would extract (incremental sources, storage looked at)
+    window: Window | None = None
+    #: why the run would be refused (an ambiguous backfill), when it would
+    window_error: str | None = None
 
     @property
     def name(self) -> str:
@@ -76,6 +83,10 @@ class Plan:
 
     def writes_anything(self) -> bool:
         return bool(self.pipelines)
+
+    def refused(self) -> list[PipelinePlan]:
+        """Pipelines whose run would be refused (an ambiguous backfill)."""
+        return [p for p in self.pipelines if p.window_error]
 
     def select(self, names: list[str] | tuple[str, ...]) -> Plan:
         """The plan for only the named pipelines (``--select``), in plan order."""

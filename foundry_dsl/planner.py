@@ -29,6 +29,7 @@ from foundry_dsl.partitions import (
 )
 from foundry_dsl.plan import Existing, PipelinePlan, Plan
 from foundry_dsl.sources.base import Estimate, ExtractContext
+from foundry_dsl.windows import Window, WindowRequest
 
 
 def build_plan(
@@ -38,6 +39,7 @@ def build_plan(
     batch_id: str | None = None,
     look_up_storage: bool = True,
     estimate: bool = False,
+    request: WindowRequest | None = None,
 ) -> Plan:
     """The plan for every pipeline, in the order given (names must be unique).
 
@@ -51,12 +53,17 @@ def build_plan(
             raise PlanError(f"pipeline {p.name} is defined twice; each system.table lands once per run")
         seen.add(p.name)
     inputs = RunInputs(run_date, _utc(run_at), batch_id)
-    planned = tuple(plan_pipeline(p, inputs, look_up_storage, estimate) for p in items)
+    req = (request or WindowRequest()).check()
+    planned = tuple(plan_pipeline(p, inputs, look_up_storage, estimate, req) for p in items)
     return Plan(run_date, inputs.run_at, not look_up_storage, planned, estimated=estimate)
 
 
 def plan_pipeline(
-    p: ir.Pipeline, inputs: RunInputs, look_up_storage: bool, estimate: bool = False
+    p: ir.Pipeline,
+    inputs: RunInputs,
+    look_up_storage: bool,
+    estimate: bool = False,
+    request: WindowRequest | None = None,
 ) -> PipelinePlan:
     bid = batch_id_for(p.run.batch_id, inputs)
     levels = partition_levels(
@@ -82,10 +89,11 @@ def plan_pipeline(
         parts=parts,
         graph=task_graph(p, path, parts),
         estimate=_estimate(p, inputs, bid),
+        request=request or WindowRequest(),
     )
     if estimate:
         try:
-            live = _estimate_live(p, inputs, bid, look_up_storage, path)
+            live = _estimate_live(p, inputs, bid, look_up_storage, path, plan.request)
         except FoundryError as exc:
             # like an unreachable store: say why, show the rest of the plan
             plan = _replace(plan, estimate_error=_redacted(exc.message, p))
@@ -94,11 +102,14 @@ def plan_pipeline(
     if not look_up_storage:
         return plan
     try:
-        existing = look_up(p, path)
+        meta = _committed(p, path)
+        window, refused = _window(p, path, meta, plan.request)
     except FoundryError as exc:
         # one unreachable store must not hide the rest of the plan: say why, go on
         return _replace(plan, unchecked=exc.message)
-    return _replace(plan, action="replace" if existing else "create", existing=existing)
+    existing = _existing(meta)
+    return _replace(plan, action="replace" if existing else "create", existing=existing,
+                    window=window, window_error=refused)
 
 
 def source_parts(source: ir.Source) -> int | None:
@@ -169,10 +180,54 @@ def target_root(p: ir.Pipeline) -> str:
 
 def look_up(p: ir.Pipeline, path: str) -> Existing | None:
     """The committed partition at ``path``, or None; raises what storage raises."""
+    return _existing(_committed(p, path))
+
+
+def _committed(p: ir.Pipeline, path: str) -> dict[str, Any] | None:
     from foundry_dsl.executor.storage_api import committed_metadata
     from foundry_dsl.storage.backends import backend_for
 
-    meta = committed_metadata(backend_for(p), path)
+    return committed_metadata(backend_for(p), path)
+
+
+def _window(
+    p: ir.Pipeline, path: str, meta: dict[str, Any] | None, request: WindowRequest
+) -> tuple[Window | None, str | None]:
+    """The window apply would extract, by the rule apply uses; or why it would refuse.
+
+    Read-only: a pending commit is settled in memory, as the run would settle it.
+    """
+    from foundry_dsl.executor.storage_api import committed_metadata, state_store
+    from foundry_dsl.state import env_cursor, settle
+    from foundry_dsl.storage.backends import backend_for
+    from foundry_dsl.windows import BackfillError, resolve
+
+    backend = backend_for(p)
+    state = state_store(backend).get(p.system, p.table)
+    state, _ = settle(state, lambda part: committed_metadata(backend, part))
+    if not _incremental(p, state, meta):
+        return None, None
+    try:
+        return resolve(pipeline=p.name, partition=path, state=state, committed=meta,
+                       request=request, env_cursor=env_cursor(p)), None
+    except BackfillError as exc:
+        return None, exc.message
+
+
+def _incremental(p: ir.Pipeline, state: dict[str, Any] | None, meta: dict[str, Any] | None) -> bool:
+    """Whether the pipeline's runs extract a cursor window (a custom class decides by
+    storing cursors, so it counts once it has)."""
+    src = p.source
+    if isinstance(src, ir.DbSource):
+        return src.incremental_key is not None
+    if isinstance(src, ir.ApiSource):
+        return src.incremental is not None
+    if isinstance(src, ir.CustomSource):
+        return bool(state) or bool(meta and meta.get("window"))
+    return False
+
+
+def _existing(meta: dict[str, Any] | None) -> Existing | None:
     if meta is None:
         return None
     return Existing(
@@ -205,7 +260,12 @@ def _estimate(p: ir.Pipeline, inputs: RunInputs, batch_id: str) -> Estimate | No
 
 
 def _estimate_live(
-    p: ir.Pipeline, inputs: RunInputs, batch_id: str, look_up_storage: bool, path: str
+    p: ir.Pipeline,
+    inputs: RunInputs,
+    batch_id: str,
+    look_up_storage: bool,
+    path: str,
+    request: WindowRequest,
 ) -> Estimate | None:
     """What the source says when asked (``plan --estimate``); raises what it raises.
 
@@ -216,12 +276,14 @@ def _estimate_live(
     from foundry_dsl.sources.base import extractor_for
 
     extractor = extractor_for(p.source)
+    start, until = _bounds(p, look_up_storage, path, request)
     ctx = ExtractContext(
         pipeline=p,
         run_date=inputs.run_date,
         run_at=inputs.run_at,
         base_dir=base_dir(p),
-        cursor=_cursor(p, look_up_storage, path),
+        cursor=start,
+        until=until,
         batch_id=batch_id,
     )
     try:
@@ -232,17 +294,20 @@ def _estimate_live(
         raise PlanError(f"{type(exc).__name__}: {exc}") from None
 
 
-def _cursor(p: ir.Pipeline, look_up_storage: bool, path: str) -> str | None:
-    """The cursor the run would start from: the same rule as apply's."""
-    from foundry_dsl.state import start_cursor
+def _bounds(
+    p: ir.Pipeline, look_up_storage: bool, path: str, request: WindowRequest
+) -> tuple[str | None, str | None]:
+    """The window the run would extract, by apply's rule; offline: what was given."""
+    from foundry_dsl.state import env_cursor
 
-    store = None
-    if look_up_storage:
-        from foundry_dsl.executor.storage_api import state_store
-        from foundry_dsl.storage.backends import backend_for
-
-        store = state_store(backend_for(p))
-    return start_cursor(p, path, store)
+    if not look_up_storage:
+        start = request.start if request.start is not None else env_cursor(p)
+        return start, request.end
+    try:
+        window, _ = _window(p, path, _committed(p, path), request)
+    except FoundryError:
+        return None, None
+    return (window.start, window.end) if window else (None, None)
 
 
 def _merge(known: Estimate | None, live: Estimate | None) -> Estimate | None:

@@ -16,6 +16,7 @@ from foundry_dsl.errors import ConfigError, PlanError
 
 if TYPE_CHECKING:
     from foundry_dsl.plan import Plan
+    from foundry_dsl.windows import WindowRequest
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +28,23 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-id", help="batch id for batch_id partitions")
     parser.add_argument(
         "--select", nargs="+", metavar="SYSTEM.TABLE", help="only these pipelines"
+    )
+    window = parser.add_argument_group(
+        "incremental windows", "which cursors a run extracts (docs/commit-protocol.md)"
+    )
+    window.add_argument(
+        "--from", dest="window_from", metavar="CURSOR",
+        help="extract rows after this cursor (a backfill of a date older than the newest commit)",
+    )
+    window.add_argument(
+        "--to", dest="window_to", metavar="CURSOR", help="and up to this cursor, inclusive"
+    )
+    window.add_argument(
+        "--full-refresh", action="store_true", help="extract everything from the initial cursor"
+    )
+    window.add_argument(
+        "--allow-empty", action="store_true",
+        help="let an empty result replace a partition that holds rows",
     )
 
 
@@ -98,7 +116,19 @@ def build_from_args(args: argparse.Namespace, look_up_storage: bool, estimate: b
                 + (f"; {hint}" if hint else f" (pipelines: {', '.join(sorted(known))})")
             )
         pipelines = tuple(p for p in pipelines if p.name in set(args.select))
-    return build_plan(pipelines, day, at, args.batch_id, look_up_storage=look_up_storage, estimate=estimate)
+    return build_plan(pipelines, day, at, args.batch_id, look_up_storage=look_up_storage,
+                      estimate=estimate, request=window_request(args))
+
+
+def window_request(args: argparse.Namespace) -> WindowRequest:
+    from foundry_dsl.windows import WindowRequest
+
+    return WindowRequest(
+        start=getattr(args, "window_from", None),
+        end=getattr(args, "window_to", None),
+        full_refresh=bool(getattr(args, "full_refresh", False)),
+        allow_empty=bool(getattr(args, "allow_empty", False)),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -118,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             # piped or redirected: plain text without the cells' trailing padding
             sys.stdout.write(render_plan_text(plan, width=console.width))
+    if plan.refused():
+        return 1  # an ambiguous backfill: apply would refuse it too
     if args.detailed_exitcode and plan.writes_anything():
         return 2
     return 0

@@ -30,6 +30,7 @@ class PipelineResult:
     error: str | None = None  # rendered, secrets redacted
     task: str | None = None  # the task that failed
     cursor: str | None = None
+    note: str | None = None  # why a run that succeeded changed nothing
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,9 @@ from foundry_dsl.executor.streams import Written
 from foundry_dsl.plan import PipelinePlan
 from foundry_dsl.planner import base_dir
 from foundry_dsl.sources.base import ExtractContext, Extractor, NewCursor
+from foundry_dsl.state import committed, settle, with_pending
+from foundry_dsl.storage.lease import Holder
+from foundry_dsl.windows import Window
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -49,12 +53,20 @@ if TYPE_CHECKING:
     from foundry_dsl.executor.storage_api import Committer
     from foundry_dsl.io.chunker import Chunker
     from foundry_dsl.io.writers import FileInfo
+    from foundry_dsl.state import StateStore
     from foundry_dsl.storage.base import StorageBackend
+    from foundry_dsl.storage.lease import Lease
 
 STAGING = "_staging"
+#: in each local scratch folder: the lease scope of the run that made it
+SCOPE_FILE = ".scope"
 _POLL = 0.1  # seconds between checks of the stop flag while blocked
 #: files of a batch land within this fraction of the size limit, except the last
 SIZE_TOLERANCE = 0.15
+
+
+class EmptyResult(CommitError):
+    """An empty result would replace a partition that holds rows (no ``allow_empty``)."""
 
 
 class TaskFailed(Exception):
@@ -94,7 +106,9 @@ class PipelineRun:
         self.stop = threading.Event()
         self.partition_url = f"{pp.target_root.rstrip('/')}/{pp.partition_path}"
         self.committer: Committer  # set once storage is open (_run)
-        self.start_cursor: str | None = None  # the cursor this run extracts from
+        self.scope = _lease_scope(self.p, pp.partition_path)
+        self.holder = Holder.for_run(self.run_id, self.p.name)
+        self.lease: Lease
 
     # --- the whole run ---------------------------------------------------------------
 
@@ -113,19 +127,42 @@ class PipelineRun:
         return result
 
     def _run(self, started: float) -> PipelineResult:
+        from foundry_dsl.storage.backends import backend_for
+        from foundry_dsl.storage.lease import acquire
+
+        backend = backend_for(self.p)
+        self.secrets.extend(_backend_secrets(backend))
+        # one writer per partition (per table when a cursor is shared by its partitions):
+        # a second run fails here, naming the holder, before it touches anything
+        self.task = "lease"
+        self.lease = acquire(backend, self.scope, self.holder)
+        try:
+            return self._run_leased(backend, started)
+        finally:
+            self.lease.release()
+
+    def _run_leased(self, backend: StorageBackend, started: float) -> PipelineResult:
         from foundry_dsl.executor import storage_api
         from foundry_dsl.sources.base import extractor_for
-        from foundry_dsl.storage.backends import backend_for
 
         pp, p = self.pp, self.p
-        backend = backend_for(p)
-        self.secrets.extend(_backend_secrets(backend))
-        # a run killed earlier may have left staging behind: the next run cleans it up
+        # runs killed earlier may have left staging behind, for this date or any other
         self.task = "recover"
         storage_api.recover(backend, pp.partition_path)
-        _clean_local_staging(p)
+        storage_api.recover_table(backend, _table_prefix(p), self._claim(backend))
+        self._clean_local_staging(backend)
+
+        self.task = "state"
+        store = storage_api.state_store(backend)
+        state = self._settled_state(backend, store)
+        committed = storage_api.committed_metadata(backend, pp.partition_path)
+        window = self._window(state, committed)
+        if window.empty:
+            return self._nothing_to_do(window, started)
+
         staging = staging_root(p) / self.run_id
         staging.mkdir(parents=True, exist_ok=True)
+        (staging / SCOPE_FILE).write_text(self.scope)
 
         self.task = "prepare"
         extractor = self.extractor = extractor_for(p.source)
@@ -135,12 +172,15 @@ class PipelineRun:
             run_date=pp.run_date,
             run_at=pp.run_at,
             base_dir=base_dir(p),
-            cursor=self._cursor_in(backend),
+            cursor=window.start,
+            until=window.end,
             batch_id=pp.batch_id,
         )
         # per-run data (a query's ranges) computed once, so every part agrees on it
         ctx = dataclasses.replace(ctx, prepared=extractor.prepare(ctx))
-        self.committer = storage_api.committer(backend, pp.partition_path, self.run_id)
+        self.committer = storage_api.committer(
+            backend, pp.partition_path, self.run_id, guard=self.lease.check
+        )
         try:
             stream = self._stream(extractor, ctx, self.committer, str(staging))
             t_stream = time.monotonic() - started
@@ -150,10 +190,21 @@ class PipelineRun:
                 if stream.cursors
                 else None
             )
-            self.task = "commit"
+            self._check_window(window, new_cursor)
+            self._check_not_emptying(stream.rows, committed)
             metadata = self._metadata(stream, files, new_cursor, started, t_stream)
+            if _keeps_cursor(p.source) or new_cursor is not None or state is not None:
+                metadata["window"] = _committed_window(window, new_cursor)
             if extractor.report:
                 metadata["source"] = dict(extractor.report)
+            if new_cursor is not None:
+                # the intent first: a crash after the commit is settled from it
+                self.task = "state"
+                state = with_pending(
+                    state, run_id=self.run_id, partition=pp.partition_path, cursor=new_cursor
+                )
+                store.put(p.system, p.table, state)
+            self.task = "commit"
             self.committer.commit(metadata)
         except BaseException:
             self.stop.set()
@@ -166,7 +217,7 @@ class PipelineRun:
 
         if new_cursor is not None:
             self.task = "state"
-            self._store_cursor(backend, new_cursor, stream.rows)
+            self._store_cursor(store, state, new_cursor, stream.rows)
         return PipelineResult(
             name=p.name,
             status="succeeded",
@@ -177,6 +228,105 @@ class PipelineRun:
             partition=self.partition_url,
             cursor=new_cursor,
         )
+
+    # --- windows, lease scopes and recovery --------------------------------------------
+
+    def _settled_state(self, backend: StorageBackend, store: StateStore) -> dict[str, Any] | None:
+        """The stored state, with a commit whose cursor was never stored taken into account."""
+        from foundry_dsl.executor.storage_api import committed_metadata
+
+        state = store.get(self.p.system, self.p.table)
+        state, changed = settle(state, lambda part: committed_metadata(backend, part))
+        if changed:
+            store.put(self.p.system, self.p.table, state)
+        return state
+
+    def _window(self, state: dict[str, Any] | None, committed: dict[str, Any] | None) -> Window:
+        from foundry_dsl.state import env_cursor
+        from foundry_dsl.windows import resolve
+
+        return resolve(
+            pipeline=self.p.name,
+            partition=self.pp.partition_path,
+            state=state,
+            committed=committed,
+            request=self.pp.request,
+            env_cursor=env_cursor(self.p),
+        )
+
+    def _check_window(self, window: Window, new_cursor: str | None) -> None:
+        from foundry_dsl.windows import past
+
+        if window.end is not None and new_cursor is not None and past(new_cursor, window.end):
+            raise PlanError(
+                f"the source returned rows up to cursor {new_cursor!r}, past the end of this "
+                f"run's window {window.end!r}; those rows belong to a later partition and would "
+                "be landed twice. A custom source must not yield rows past ctx.until"
+            )
+
+    def _check_not_emptying(self, rows: int, committed: dict[str, Any] | None) -> None:
+        had = committed.get("total_records") if committed else None
+        if rows or not isinstance(had, int) or had == 0 or self.allow_empty:
+            return
+        raise EmptyResult(
+            f"the source returned no rows, and committing would replace the {had:,} rows "
+            f"committed at {committed.get('batch_timestamp') if committed else '?'} with an "
+            "empty partition. If the source really is empty for this run, run again with "
+            "--allow-empty (or set allow_empty = true in the run block)"
+        )
+
+    @property
+    def allow_empty(self) -> bool:
+        return self.pp.request.allow_empty or self.p.run.allow_empty
+
+    def _nothing_to_do(self, window: Window, started: float) -> PipelineResult:
+        self.progress.extracted(self.p.name, 0)
+        return PipelineResult(
+            name=self.p.name,
+            status="succeeded",
+            seconds=time.monotonic() - started,
+            partition=self.partition_url,
+            note=f"kept as it is: its window is {window.describe()}",
+        )
+
+    def _claim(
+        self, backend: StorageBackend
+    ) -> Callable[[str], contextlib.AbstractContextManager[bool]]:
+        """Whether this run may clean up a partition: it holds its lease, or takes it."""
+        from foundry_dsl.storage.lease import try_acquire
+
+        @contextlib.contextmanager
+        def claim(partition: str) -> Iterator[bool]:
+            scope = _lease_scope(self.p, partition)
+            if scope == self.scope:
+                yield True
+                return
+            lease = try_acquire(backend, scope, self.holder)
+            if lease is None:
+                yield False  # a live run holds it: its files are not ours to remove
+                return
+            try:
+                yield True
+            finally:
+                lease.release()
+
+        return claim
+
+    def _clean_local_staging(self, backend: StorageBackend) -> None:
+        """Remove local scratch left by killed runs of this pipeline, never a live run's."""
+        root = staging_root(self.p)
+        if not root.is_dir():
+            return
+        claim = self._claim(backend)
+        for child in root.iterdir():
+            try:
+                scope = (child / SCOPE_FILE).read_text().strip()
+            except OSError:
+                scope = self.scope  # written by an older foundry: one run per pipeline then
+            scope_partition = scope if scope != _table_prefix(self.p) else self.pp.partition_path
+            with claim(scope_partition.rstrip("/")) as ours:
+                if ours:
+                    shutil.rmtree(child, ignore_errors=True)
 
     # --- extract → chunk → write → upload -------------------------------------------
 
@@ -430,33 +580,19 @@ class PipelineRun:
             extra={"run_id": self.run_id},
         )
 
-    def _cursor_in(self, backend: StorageBackend) -> str | None:
-        """The cursor env variable when set, else the stored cursor (see ``resume_cursor``)."""
-        from foundry_dsl.executor.storage_api import state_store
-        from foundry_dsl.state import start_cursor
-
-        self.start_cursor = start_cursor(self.p, self.pp.partition_path, state_store(backend))
-        return self.start_cursor
-
-    def _store_cursor(self, backend: StorageBackend, cursor: str, rows: int) -> None:
-        from foundry_dsl.executor.storage_api import state_store
-
+    def _store_cursor(
+        self, store: StateStore, state: dict[str, Any] | None, cursor: str, rows: int
+    ) -> None:
         try:
-            state_store(backend).set_cursor(
-                self.p.system,
-                self.p.table,
-                cursor,
+            store.put(self.p.system, self.p.table, committed(
+                state, run_id=self.run_id, partition=self.pp.partition_path, cursor=cursor,
                 records=rows,
-                partition=self.pp.partition_path,
-                run_id=self.run_id,
-                # a later run landing this partition again replaces it: it starts here
-                start_cursor=self.start_cursor,
-            )
+            ))
         except FoundryError as exc:
             raise CommitError(
                 f"the partition is committed but the new cursor {cursor!r} could not be stored: "
-                f"{exc.message}; the next run starts from the old cursor, or run "
-                f"`foundry state set {self.p.name} {cursor!r} --file {self.p.source_file}`"
+                f"{exc.message}; the next run takes the cursor from this commit (it records "
+                "its window), so nothing is lost or doubled"
             ) from exc
 
     # --- failure -----------------------------------------------------------------------
@@ -489,6 +625,36 @@ class PipelineRun:
             error=redact(message, [*self.secrets, *(self.extractor.secrets() if self.extractor else [])]),
             task=task,
         )
+
+
+def _table_prefix(p: ir.Pipeline) -> str:
+    return f"system={p.system}/table={p.table}"
+
+
+def _lease_scope(p: ir.Pipeline, partition_path: str) -> str:
+    """What one run holds: the table when its partitions share a cursor, else the partition.
+
+    Two runs of different dates of an incremental table would both start from the
+    same cursor and land the same rows; their state writes would race. A custom
+    source may keep a cursor, so it counts as incremental.
+    """
+    shared = _keeps_cursor(p.source) or isinstance(p.source, ir.CustomSource)
+    return _table_prefix(p) if shared else partition_path.rstrip("/")
+
+
+def _keeps_cursor(src: ir.Source) -> bool:
+    """Whether the IR says the source is incremental (a custom class says so by running)."""
+    return (isinstance(src, ir.DbSource) and src.incremental_key is not None) or (
+        isinstance(src, ir.ApiSource) and src.incremental is not None
+    )
+
+
+def _committed_window(window: Window, new_cursor: str | None) -> dict[str, Any]:
+    """The window the commit holds: a given end, else the last cursor landed."""
+    end = window.end
+    if end is None:
+        end = new_cursor if new_cursor is not None else window.start
+    return {"start": window.start, "end": end, "kind": window.kind}
 
 
 def _empty_schema() -> pa.Schema:

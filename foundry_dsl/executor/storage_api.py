@@ -7,6 +7,8 @@ handed to it without the trailing ``/`` that plans show. The state store is
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from foundry_dsl.storage.base import StorageBackend
@@ -29,10 +31,22 @@ def _commit_path(partition_path: str) -> str:
     return partition_path.rstrip("/")
 
 
-def committer(backend: StorageBackend, partition_path: str, run_id: str) -> Committer:
+def committer(
+    backend: StorageBackend, partition_path: str, run_id: str, guard: Callable[[], None] | None = None
+) -> Committer:
     from foundry_dsl.storage.commit import PartitionCommitter
 
-    return PartitionCommitter(backend, _commit_path(partition_path), run_id)
+    return PartitionCommitter(backend, _commit_path(partition_path), run_id, guard)
+
+
+def recover_table(
+    backend: StorageBackend,
+    table_prefix: str,
+    claim: Callable[[str], contextlib.AbstractContextManager[bool]],
+) -> list[str]:
+    from foundry_dsl.storage.commit import recover_table as recover_all
+
+    return recover_all(backend, _commit_path(table_prefix), claim)
 
 
 def recover(backend: StorageBackend, partition_path: str) -> None:

@@ -91,6 +91,11 @@ def pipeline_to_json(pp: PipelinePlan, estimated: bool = False) -> dict[str, Any
             "error": pp.estimate_error,
         },
         "existing": existing,
+        "window": None if pp.window is None else {
+            **pp.window.to_json(), "description": pp.window.describe(),
+        },
+        "window_error": pp.window_error,
+        "allow_empty": pp.request.allow_empty or p.run.allow_empty,
         "storage_check": {
             "checked": pp.action != "unknown",
             "error": pp.unchecked,

@@ -82,6 +82,14 @@ def _pipeline(pp: PipelinePlan) -> RenderableType:
             "existing",
             f"{human_count(x.records)} records in {human_count(x.files)} files{when}",
         )
+        if x.records:
+            allowed = pp.request.allow_empty or p.run.allow_empty
+            row("if empty", "replaces them with none (allow_empty)" if allowed else
+                "the run fails and keeps them (--allow-empty to replace them with none)")
+    if pp.window is not None:
+        row("window", pp.window.describe())
+    if pp.window_error is not None:
+        row("refused", Text(pp.window_error, "red"))
     row("tasks", chain(pp.graph))
     return Group(head, Padding(grid, (0, 0, 0, 2), expand=False))
 

@@ -56,7 +56,12 @@ class ExtractContext:
     run_date: dt.date
     run_at: dt.datetime
     base_dir: Path  # folder of the pipeline file: relative paths and modules resolve here
-    cursor: str | None = None  # stored cursor, or the cursor env override
+    cursor: str | None = None  # the window's start (exclusive): stored, replayed or given
+    #: the window's end (inclusive), None = open. Set when a run replays a committed
+    #: partition that later partitions follow: a row past it belongs to a later
+    #: partition, so an extractor must not yield it (the executor fails a run whose
+    #: cursor goes past it, rather than land such rows twice)
+    until: str | None = None
     batch_id: str = ""
     prepared: Any = None  # what Extractor.prepare returned for this run
 

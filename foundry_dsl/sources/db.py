@@ -16,8 +16,9 @@ picklable :class:`Prepared`, reaches each part as ``ctx.prepared``.
 How a part reads (``extract``):
 
 1. describe the query's columns (``sql.dialect``): exact types the ODBC metadata hides;
-2. build ``SELECT ... FROM (<query>) q WHERE ...`` with the incremental filter
-   (``key > ?``, a bound parameter) and this part's range (``sql.query``);
+2. build ``SELECT ... FROM (<query>) q WHERE ...`` with the incremental window
+   (``key > ?``, and ``key <= ?`` when the run replays a committed window; bound
+   parameters) and this part's range (``sql.query``);
 3. stream batches (arrow-odbc fetches the next batch on its own thread while
    this one hands the last on); track max(key).
 
@@ -64,7 +65,7 @@ class DbExtractor(Extractor):
         self._conn: str | None = None
         # used when no one called prepare (direct use): parts of one run on this
         # instance still compute it once and agree on it
-        self._own: dict[tuple[str | None, str, str], Prepared] = {}
+        self._own: dict[tuple[str | None, str | None, str, str], Prepared] = {}
         self._own_lock = threading.Lock()
 
     # --- the Extractor interface ---------------------------------------------------
@@ -218,13 +219,17 @@ class DbExtractor(Extractor):
                     raise ExtractError(f"pipeline {ctx.pipeline.name}: {exc}") from None
             col = f"q.{query.quote(src.incremental_key)}"
             where.add(f"{col} > {shape.cast(src.incremental_key)}", bound)
+        if src.incremental_key and ctx.until is not None:
+            # a replayed window: rows past its end belong to a later partition
+            col = f"q.{query.quote(src.incremental_key)}"
+            where.add(f"{col} <= {shape.cast(src.incremental_key)}", ctx.until)
         return where, since
 
     def _prepared(self, ctx: ExtractContext, meta: Any, shape: Shape) -> Prepared:
         """``ctx.prepared``, or (direct use, no prepare call) this instance's own, once per run."""
         if isinstance(ctx.prepared, Prepared):
             return ctx.prepared
-        key = (ctx.cursor, ctx.batch_id, ctx.run_at.isoformat())
+        key = (ctx.cursor, ctx.until, ctx.batch_id, ctx.run_at.isoformat())
         with self._own_lock:
             if key not in self._own:
                 self._own[key] = self._prepare(ctx, meta, shape)

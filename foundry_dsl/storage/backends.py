@@ -198,6 +198,238 @@ class FsspecBackend(StorageBackend):
             # one PUT: object stores show readers the old or the new object, never a mix
             self._call("write", path, lambda: self.fs.pipe_file(target, data))
 
+    def copy_file(self, source: str, target: str) -> None:
+        # server-side on S3, Azure and GCS: no data passes through this machine
+        src, dst = self._full(source), self._full(target)
+        self._call("copy", source, lambda: self.fs.copy(src, dst))
+
+
+    # --- what leases need: conditional writes -----------------------------------------
+    #
+    # Each store checks the precondition itself, atomically with the write: S3 with
+    # If-None-Match: * / If-Match on the ETag, Azure with If-None-Match: * / If-Match on
+    # the ETag, GCS with ifGenerationMatch on the generation. A precondition that does
+    # not hold is an answer (None / False), not an error. Local disk keeps the base
+    # class's "cannot hold a lease" answer: local leases are OS locks (lease.py).
+    #
+    # A retried call whose first answer was lost can find its own write and report the
+    # precondition as failed; lease.py settles that by reading back what it wrote.
+
+    def create_if_absent(self, path: str, data: bytes) -> str | None:
+        bucket, key = self._bucket_key(path)
+        if self.backend_type == "s3":
+            def create() -> str:
+                return str(self.fs.call_s3("put_object", Bucket=bucket, Key=key, Body=data,
+                                           IfNoneMatch="*")["ETag"])
+        elif self.backend_type == "azure":
+            def create() -> str:
+                return str(self._sync(self._azure_put, bucket, key, data, None))
+        elif self.backend_type == "gcs":
+            def create() -> str:
+                # generation 0 means "no live object"
+                return str(self._sync(self._gcs_put, bucket, key, data, "0"))
+        else:
+            return super().create_if_absent(path, data)
+        return self._call("create", path, _unless_refused(create, None, missing=False))
+
+    def read_versioned(self, path: str) -> tuple[bytes, str] | None:
+        bucket, key = self._bucket_key(path)
+        if self.backend_type == "s3":
+            reader: Callable[[str, str], Any] = self._s3_read
+        elif self.backend_type == "azure":
+            reader = self._azure_read
+        elif self.backend_type == "gcs":
+            reader = self._gcs_read
+        else:
+            return super().read_versioned(path)
+
+        def read() -> tuple[bytes, str] | None:
+            try:
+                result: tuple[bytes, str] | None = self._sync(reader, bucket, key)
+            except FileNotFoundError:
+                return None
+            return result
+
+        return self._call("read", path, read)
+
+    def replace_if(self, path: str, data: bytes, version: str) -> str | None:
+        bucket, key = self._bucket_key(path)
+        if self.backend_type == "s3":
+            def replace() -> str:
+                return str(self.fs.call_s3("put_object", Bucket=bucket, Key=key, Body=data,
+                                           IfMatch=version)["ETag"])
+        elif self.backend_type == "azure":
+            def replace() -> str:
+                return str(self._sync(self._azure_put, bucket, key, data, version))
+        elif self.backend_type == "gcs":
+            def replace() -> str:
+                return str(self._sync(self._gcs_put, bucket, key, data, version))
+        else:
+            return super().replace_if(path, data, version)
+        # gone is "not at that version" too: S3 answers 404 where Azure and GCS answer 412
+        return self._call("replace", path, _unless_refused(replace, None, missing=True))
+
+    def delete_if(self, path: str, version: str) -> bool:
+        bucket, key = self._bucket_key(path)
+        if self.backend_type == "s3":
+            def delete() -> bool:
+                self.fs.call_s3("delete_object", Bucket=bucket, Key=key, IfMatch=version)
+                return True
+        elif self.backend_type == "azure":
+            def delete() -> bool:
+                self._sync(self._azure_delete, bucket, key, version)
+                return True
+        elif self.backend_type == "gcs":
+            def delete() -> bool:
+                self._sync(self.fs._call, "DELETE", "b/{}/o/{}", bucket, key,
+                           ifGenerationMatch=version)
+                return True
+        else:
+            return super().delete_if(path, version)
+        return self._call("delete", path, _unless_refused(delete, False, missing=True))
+
+    def _bucket_key(self, path: str) -> tuple[str, str]:
+        bucket, _, key = self._full(path).partition("/")
+        return bucket, key
+
+    def _sync(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run one coroutine function on the filesystem's own event loop (s3fs, adlfs, gcsfs)."""
+        from fsspec.asyn import sync
+
+        return sync(self.fs.loop, fn, *args, **kwargs)
+
+    async def _s3_read(self, bucket: str, key: str) -> tuple[bytes, str]:
+        # one GET: the body and the ETag come from the same object version
+        resp = await self.fs._call_s3("get_object", Bucket=bucket, Key=key)
+        body = resp["Body"]
+        try:
+            data = await body.read()
+        finally:
+            body.close()
+        return bytes(data), str(resp["ETag"])
+
+    async def _azure_put(self, container: str, blob: str, data: bytes, etag: str | None) -> str:
+        from azure.core import MatchConditions
+
+        conditions: dict[str, Any] = (
+            {"overwrite": False} if etag is None  # sends If-None-Match: *
+            else {"overwrite": True, "etag": etag, "match_condition": MatchConditions.IfNotModified}
+        )
+        async with self.fs.service_client.get_blob_client(container=container, blob=blob) as bc:
+            # adlfs marks every blob it writes as a file; do the same so listings agree
+            result = await bc.upload_blob(data, metadata={"is_directory": "false"}, **conditions,
+                                          **getattr(self.fs, "_timeout_kwargs", {}))
+        return str(result["etag"])
+
+    async def _azure_read(self, container: str, blob: str) -> tuple[bytes, str]:
+        async with self.fs.service_client.get_blob_client(container=container, blob=blob) as bc:
+            try:
+                stream = await bc.download_blob(**getattr(self.fs, "_timeout_kwargs", {}))
+            except Exception as exc:
+                if _missing(exc):
+                    raise FileNotFoundError(blob) from exc
+                raise
+            data = await stream.readall()
+            return bytes(data), str(stream.properties.etag)
+
+    async def _azure_delete(self, container: str, blob: str, etag: str) -> None:
+        from azure.core import MatchConditions
+
+        async with self.fs.service_client.get_blob_client(container=container, blob=blob) as bc:
+            await bc.delete_blob(etag=etag, match_condition=MatchConditions.IfNotModified,
+                                 **getattr(self.fs, "_timeout_kwargs", {}))
+
+    async def _gcs_put(self, bucket: str, key: str, data: bytes, generation: str) -> str:
+        from urllib.parse import quote
+
+        out = await self.fs._call(
+            "POST",
+            f"{self.fs._location}/upload/storage/v1/b/{quote(bucket, safe='')}/o",
+            uploadType="media",
+            name=key,
+            ifGenerationMatch=generation,
+            data=data,
+            headers={"Content-Type": "application/octet-stream"},
+            json_out=True,
+        )
+        return str(out["generation"])
+
+    async def _gcs_read(self, bucket: str, key: str) -> tuple[bytes, str]:
+        # the generation first, then exactly that generation's bytes: a replacement between
+        # the two calls makes the second a 404, and we look again
+        for _ in range(5):
+            meta = await self.fs._call("GET", "b/{}/o/{}", bucket, key, json_out=True)
+            generation = str(meta["generation"])
+            try:
+                _headers, data = await self.fs._call(
+                    "GET", "b/{}/o/{}", bucket, key, alt="media", generation=generation
+                )
+            except FileNotFoundError:
+                continue
+            return bytes(data), generation
+        raise StorageError(
+            f"gcs object gs://{bucket}/{key} kept changing while it was read; try again",
+            transient=True,
+        )
+
+
+#: error codes that mean "the precondition did not hold", whatever the store
+_REFUSED_CODES = frozenset(
+    {
+        "PreconditionFailed",  # S3 412
+        "ConditionalRequestConflict",  # S3 409: a concurrent conditional write to the key
+        "BlobAlreadyExists",  # Azure 409 for If-None-Match: *
+        "ConditionNotMet",  # Azure 412
+    }
+)
+
+
+def _codes(exc: BaseException) -> Iterable[tuple[int | None, str | None]]:
+    """(HTTP status, error code) of each exception in the cause chain."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        response = getattr(cur, "response", None)
+        status: int | None = None
+        code: Any = None
+        if isinstance(response, dict):  # botocore ClientError
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            code = response.get("Error", {}).get("Code")
+        else:  # azure-core HttpResponseError
+            status = getattr(cur, "status_code", None)
+            code = getattr(cur, "error_code", None)
+        code = getattr(code, "value", code)  # azure's StorageErrorCode is an enum
+        yield (status if isinstance(status, int) else None, str(code) if code else None)
+        cur = cur.__cause__ or cur.__context__
+
+
+def _refused(exc: BaseException) -> bool:
+    """True when ``exc`` is a store saying "precondition failed", not a failure."""
+    if isinstance(exc, FileExistsError):  # s3fs (If-None-Match) and gcsfs (any 412) say so
+        return True
+    return any(status == 412 or code in _REFUSED_CODES for status, code in _codes(exc))
+
+
+def _missing(exc: BaseException) -> bool:
+    if isinstance(exc, FileNotFoundError):
+        return True
+    return any(status == 404 for status, _code in _codes(exc))
+
+
+def _unless_refused(fn: Callable[[], T], refused: T, *, missing: bool) -> Callable[[], T]:
+    """``fn`` with a refused precondition (and, when ``missing``, a missing object) as a result."""
+
+    def run() -> T:
+        try:
+            return fn()
+        except Exception as exc:
+            if _refused(exc) or (missing and _missing(exc)):
+                return refused
+            raise
+
+    return run
+
 
 def _replace_local(target: str, data: bytes) -> None:
     """Write ``data`` to ``target`` atomically: a temp file in the same folder, fsync, rename."""

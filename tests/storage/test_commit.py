@@ -194,6 +194,7 @@ def test_recover_removes_what_a_killed_run_left_behind(
     recover(backend, PARTITION)
     assert _data_files(backend) == before
     assert [p for p in backend.list_files("system=shop") if "staging" in p] == []
+    assert backend.list_files("_foundry/staging") == []
     meta = committed_metadata(backend, PARTITION)
     assert meta is not None and meta["run"] == "run-1"
 

@@ -130,13 +130,47 @@ def test_recover_puts_back_a_partition_moved_aside_by_a_killed_fallback(tmp_path
     committer = PartitionCommitter(backend, PARTITION, "run-1")
     committer.commit({"run": "run-1"})
     table = root / "system=shop" / "table=orders"
+    area = root / "_foundry" / "staging" / "system=shop" / "table=orders" / "dt=2025-01-12"
     # what a run killed between the fallback's two renames leaves: old aside, new staged
+    area.mkdir(parents=True)
+    os.rename(table / "dt=2025-01-12", area / "old-0badf00d")
+    (area / "attempt-0badf00d").mkdir()
+    recover(backend, PARTITION)
+    assert os.listdir(table) == ["dt=2025-01-12"]
+    assert list((root / "_foundry" / "staging").rglob("*")) == []
+    meta = committed_metadata(backend, PARTITION)
+    assert meta is not None and meta["run"] == "run-1"
+
+
+def test_recover_cleans_the_hidden_siblings_older_versions_staged_in(tmp_path: Path) -> None:
+    root = tmp_path / "lake"
+    backend = local_backend(str(root))
+    PartitionCommitter(backend, PARTITION, "run-1").commit({"run": "run-1"})
+    table = root / "system=shop" / "table=orders"
     os.rename(table / "dt=2025-01-12", table / ".dt=2025-01-12.old-0badf00d")
     (table / ".dt=2025-01-12.staging-0badf00d").mkdir()
     recover(backend, PARTITION)
     assert os.listdir(table) == ["dt=2025-01-12"]
     meta = committed_metadata(backend, PARTITION)
     assert meta is not None and meta["run"] == "run-1"
+
+
+def test_staging_lives_outside_the_table_folder_until_the_swap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "lake"
+    backend = local_backend(str(root))
+    PartitionCommitter(backend, PARTITION, "run-1").commit({"run": "run-1"})
+    data = tmp_path / "part-0001.parquet"
+    data.write_bytes(b"new")
+    committer = PartitionCommitter(backend, PARTITION, "run-2")
+    committer.upload(str(data))
+    table = root / "system=shop" / "table=orders"
+    assert sorted(str(p.relative_to(table)) for p in table.rglob("*")) == [
+        "dt=2025-01-12", "dt=2025-01-12/_metadata.json"
+    ]
+    staged = root / "_foundry" / "staging" / PARTITION / f"attempt-{committer.tag}"
+    assert sorted(p.name for p in staged.iterdir()) == ["part-0001.parquet"]
 
 
 def test_replacing_a_date_partition_keeps_its_hour_partitions(tmp_path: Path) -> None:
@@ -168,7 +202,7 @@ def test_a_swap_that_fails_keeps_the_old_partition_and_its_hour_partitions(
 
     def rename(a: str, b: str) -> None:
         # the staged folder cannot move into place (the folders moving aside and back can)
-        if os.path.basename(a).startswith(".dt=2025-01-12.staging-") and os.path.basename(b) == "dt=2025-01-12":
+        if os.path.basename(a).startswith("attempt-") and os.path.basename(b) == "dt=2025-01-12":
             raise OSError(errno.EBUSY, "busy", a)
         real_rename(a, b)
 
@@ -184,17 +218,18 @@ def test_a_swap_that_fails_keeps_the_old_partition_and_its_hour_partitions(
 
 
 def test_recovery_restores_the_newest_of_several_old_partitions(tmp_path: Path) -> None:
-    import time
-
     from foundry_dsl.storage.commit import recover
 
-    parent = tmp_path / "lake" / "system=shop" / "table=orders"
-    for tag, run in (("ffff0000", "older"), ("0000ffff", "newer")):  # tags sort the other way
-        old = parent / f".dt=2025-01-12.old-{tag}"
+    root = tmp_path / "lake"
+    area = root / "_foundry" / "staging" / "system=shop" / "table=orders" / "dt=2025-01-12"
+    for tag, run, age in (("ffff0000", "older", 1_000), ("0000ffff", "newer", 2_000)):
+        old = area / f"old-{tag}"  # the tags sort the other way round
         old.mkdir(parents=True)
         (old / METADATA_FILE).write_text(json.dumps({"run": run, "files": []}))
-        time.sleep(0.01)  # the later commit is the newer folder
-    recover(local_backend(str(tmp_path / "lake")), PARTITION)
+        os.utime(old, ns=(age * 10**9, age * 10**9))  # the later commit is the newer folder
+    recover(local_backend(str(root)), PARTITION)
+    parent = root / "system=shop" / "table=orders"
     restored = json.loads((parent / "dt=2025-01-12" / METADATA_FILE).read_text())
     assert restored["run"] == "newer"
     assert sorted(p.name for p in parent.iterdir()) == ["dt=2025-01-12"]
+    assert list((root / "_foundry" / "staging").rglob("*")) == []
