@@ -23,6 +23,14 @@ def _parser() -> argparse.ArgumentParser:
         "--parallel-workers", type=int, default=1, help="configs run at once (default 1)"
     )
     parser.add_argument("--log-format", choices=["text", "json"], default="text")
+    parser.add_argument("--from", dest="window_from", metavar="CURSOR",
+                        help="backfill: extract rows after this cursor (as foundry apply)")
+    parser.add_argument("--to", dest="window_to", metavar="CURSOR",
+                        help="and up to this cursor, inclusive")
+    parser.add_argument("--full-refresh", action="store_true",
+                        help="extract everything from the initial cursor")
+    parser.add_argument("--allow-empty", action="store_true",
+                        help="let an empty result replace a partition that holds rows")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
 
@@ -44,6 +52,10 @@ def _run(args: argparse.Namespace) -> int:
         at=None,
         batch_id=None,
         select=None,
+        window_from=args.window_from,
+        window_to=args.window_to,
+        full_refresh=args.full_refresh,
+        allow_empty=args.allow_empty,
     )
     plan = build_from_args(ns, look_up_storage=False)
     return execute(plan, parallel=args.parallel_workers, log_format=args.log_format)

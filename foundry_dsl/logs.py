@@ -137,7 +137,9 @@ class LogProgress:
             "bytes": result.bytes,
             "seconds": round(result.seconds, 3),
         }
-        if result.status == "succeeded":
+        if result.status == "succeeded" and result.note:
+            self.log.info(f"{result.name}: {result.note}", extra=extra)
+        elif result.status == "succeeded":
             self.log.info(
                 f"{result.name}: committed {human_count(result.rows)} rows in {result.files} files "
                 f"({human_bytes(result.bytes)}) in {human_seconds(result.seconds)}",

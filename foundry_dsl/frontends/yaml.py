@@ -536,7 +536,7 @@ class Translator:
                 _key_pos(run, "max_file_size_mb"),
             )
         _copy(run, "parallel_workers", out, "workers")
-        for key in ("local_output_dir", "cleanup_on_failure", "batch_id", "lineage"):
+        for key in ("local_output_dir", "cleanup_on_failure", "batch_id", "lineage", "allow_empty"):
             _copy(run, key, out, key)
         self.one_of(run, "storage_enabled", "s3_enabled", where)
         _copy(run, "s3_enabled", out, "storage_enabled")

@@ -272,6 +272,9 @@ def _api() -> dict[str, Any]:
                 {
                     "field": _str("Record field holding the cursor value."),
                     "param": _str("Query parameter that receives the stored cursor."),
+                    "until_param": _str(
+                        "Query parameter that receives a replayed window's end, if the API has one."
+                    ),
                     "cursor_env": _env("Cursor value to start from."),
                     "initial": _str("Cursor value for the first run."),
                 },
@@ -365,6 +368,9 @@ def _source() -> dict[str, Any]:
                     "batch_id": _str("Batch id (partition_strategy batch_id); generated when absent."),
                     "timeout_seconds": _num("api: seconds per request.", exclusiveMinimum=0),
                     "lineage": _bool("Add _batch_id and _extracted_at columns.", False),
+                    "allow_empty": _bool(
+                        "Let an empty result replace a partition that holds rows.", False
+                    ),
                 },
             ),
         },

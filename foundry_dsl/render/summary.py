@@ -19,7 +19,7 @@ def summary_table(result: RunResult) -> Table:
     table.add_column("time", justify="right")
     for r in result.results:
         if r.status == "succeeded":
-            status = Text("ok", "green")
+            status = Text("kept" if r.note else "ok", "green")
         else:
             status = Text.assemble(("failed", "red"), f" at {r.task}")
         table.add_row(

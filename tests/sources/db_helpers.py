@@ -25,20 +25,22 @@ def pipeline(env: str, query: str, **db: Any) -> ir.Pipeline:
     )
 
 
-def context(p: ir.Pipeline, cursor: str | None = None, batch_id: str = "b1") -> ExtractContext:
+def context(p: ir.Pipeline, cursor: str | None = None, batch_id: str = "b1",
+            until: str | None = None) -> ExtractContext:
     return ExtractContext(
         pipeline=p, run_date=RUN_AT.date(), run_at=RUN_AT, base_dir=Path("."),
-        cursor=cursor, batch_id=batch_id,
+        cursor=cursor, batch_id=batch_id, until=until,
     )
 
 
 def run(
-    p: ir.Pipeline, cursor: str | None = None, batch_id: str = "b1", *, prepare: bool = True
+    p: ir.Pipeline, cursor: str | None = None, batch_id: str = "b1", *, prepare: bool = True,
+    until: str | None = None,
 ) -> tuple[pa.Table, str | None, dict[str, Any]]:
     """Every part of the extraction as the executor runs it (prepare once, then each part):
     the rows as one table, the merged cursor, the report. ``prepare=False``: direct use."""
     ex = DbExtractor(p.source)  # type: ignore[arg-type]
-    ctx = context(p, cursor, batch_id)
+    ctx = context(p, cursor, batch_id, until)
     if prepare:
         ctx = dataclasses.replace(ctx, prepared=ex.prepare(ctx))
     batches, cursors = [], []

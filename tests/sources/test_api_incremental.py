@@ -79,3 +79,24 @@ def test_three_runs_land_only_new_or_updated_records(api: ApiServer) -> None:
 
     third, c3 = landed(api, c2.value)
     assert third == [] and c3 == NewCursor(None)
+
+
+def test_a_replayed_window_drops_records_past_its_end(api: ApiServer) -> None:
+    api.changes = [change(i, f"2024-01-0{i}") for i in range(1, 8)]
+    tables, new = run(changes_source(api), "2024-01-02", until="2024-01-05")
+    assert [r["id"] for t in tables for r in t.to_pylist()] == [3, 4, 5]
+    assert new == NewCursor("2024-01-05")
+    assert "until" not in api.log[0].query  # this API was given no until_param
+
+
+def test_a_replayed_window_end_goes_to_the_until_param_when_the_api_has_one(api: ApiServer) -> None:
+    api.changes = [change(i, f"2024-01-0{i}") for i in range(1, 8)]
+    src = source(api.url, "changes", records="data",
+                 paginate=ir.OffsetPagination(limit=2, total_path="total"),
+                 incremental=ir.ApiIncremental(field="updated_at", param="since",
+                                               until_param="until"))
+    tables, new = run(src, "2024-01-02", until="2024-01-05")
+    assert new == NewCursor("2024-01-05")
+    assert [r["id"] for t in tables for r in t.to_pylist()] == [3, 4, 5]
+    assert {r.query["until"] for r in api.log} == {"2024-01-05"}
+    assert len(api.log) == 2  # 3 records in pages of 2: the server did the bounding

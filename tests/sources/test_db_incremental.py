@@ -70,3 +70,18 @@ def test_initial_cursor_applies_when_nothing_is_stored(events, pg_env) -> None: 
     p = pipeline(pg_env, "SELECT * FROM events", incremental_key="seq", initial_cursor="3")
     table, cursor, _ = run(p)
     assert (_ids(table), cursor) == ([4, 5], "5")
+
+
+def test_a_replayed_window_is_bounded_above_by_a_bound_parameter(events, pg_env) -> None:  # type: ignore[no-untyped-def]
+    events.psql("INSERT INTO events SELECT g, 'n', now(), g FROM generate_series(1, 12) g")
+    p = pipeline(pg_env, "SELECT * FROM events", incremental_key="seq")
+    table, cursor, _ = run(p, "3", until="9")
+    assert (_ids(table), cursor) == ([4, 5, 6, 7, 8, 9], "9")
+
+
+def test_a_replayed_window_splits_into_range_partitions_inside_its_bounds(events, pg_env) -> None:  # type: ignore[no-untyped-def]
+    events.psql("INSERT INTO events SELECT g, 'n', now(), g FROM generate_series(1, 40) g")
+    p = pipeline(pg_env, "SELECT * FROM events", incremental_key="seq",
+                 partition_column="id", partitions=3)
+    table, cursor, _ = run(p, "10", until="20")
+    assert (_ids(table), cursor) == (list(range(11, 21)), "20")

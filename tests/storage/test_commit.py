@@ -230,3 +230,61 @@ def test_committed_metadata_is_pretty_sorted_json(backend: StorageBackend, tmp_p
     raw = backend.read_bytes(f"{PARTITION}/{METADATA_FILE}")
     assert raw is not None
     assert raw.decode() == json.dumps(json.loads(raw), indent=2, sort_keys=True)
+
+
+def test_a_run_that_lost_its_lease_does_not_commit(backend: StorageBackend, tmp_path: Path) -> None:
+    _land(backend, tmp_path, "run-1", 2)
+    before = _data_files(backend)
+
+    def lost() -> None:
+        raise StorageError("lost the lease on system=shop/table=orders")
+
+    late = PartitionCommitter(backend, PARTITION, "run-2", guard=lost)
+    for path in _files(tmp_path, "run-2", 3):
+        late.upload(path)
+    with pytest.raises(CommitError, match="lost the lease"):
+        late.commit({"run": "run-2"})
+    late.abort()
+    meta = committed_metadata(backend, PARTITION)
+    assert meta is not None and meta["run"] == "run-1"
+    assert _data_files(backend) == before
+
+
+def test_a_staged_file_that_vanished_fails_the_commit(backend: StorageBackend, tmp_path: Path) -> None:
+    _land(backend, tmp_path, "run-1", 1)
+    committer = PartitionCommitter(backend, PARTITION, "run-2")
+    for path in _files(tmp_path, "run-2", 2):
+        committer.upload(path)
+    staged = backend.list_files(committer.staging)
+    backend.delete_file(staged[0])  # what a second run's recovery used to do
+    with pytest.raises(CommitError, match="not"):
+        committer.commit({"run": "run-2"})
+    meta = committed_metadata(backend, PARTITION)
+    assert meta is not None and meta["run"] == "run-1"
+
+
+def test_object_store_commit_order_is_copy_check_marker_then_deletes(
+    moto_s3: Service, prefix: str, tmp_path: Path
+) -> None:
+    from tests.storage.recording_backend import RecordingBackend
+
+    backend = RecordingBackend(backend_for(make_pipeline(moto_s3.storage(prefix))))
+    _land(backend, tmp_path, "run-1", 2)
+    committed_meta_of_run_1 = committed_metadata(backend, PARTITION)
+    assert committed_meta_of_run_1 is not None
+    backend.ops.clear()
+    committer = PartitionCommitter(backend, PARTITION, "run-2", guard=lambda: backend.ops.append(("guard", "")))
+    for path in _files(tmp_path, "run-2", 2):
+        committer.upload(path)
+    committer.commit({"run": "run-2"})
+    ops = [(op, path.split("/")[-1] if "staging" not in path else "staged:" + path.split("/")[-1])
+           for op, path in backend.ops if op != "read"]
+    marker = ops.index(("write", METADATA_FILE))
+    kinds_before = {op for op, _ in ops[:marker]}
+    kinds_after = {op for op, _ in ops[marker + 1:]}
+    assert ops[marker - 1] == ("guard", "")  # the lease is checked right before the marker
+    assert "copy" in kinds_before and "delete" not in kinds_before
+    assert kinds_after == {"delete"}
+    old_files = {f["name"] for f in committed_meta_of_run_1["files"]}
+    deleted = {name for _, name in ops[marker + 1:]}
+    assert {n for n in deleted if not n.startswith("staged:")} == old_files

@@ -54,6 +54,7 @@ def run(**overrides: object) -> dict:
         "cleanup_on_failure": True,
         "batch_id": None,
         "lineage": False,
+        "allow_empty": False,
     }
     return {**base, **overrides}
 
