@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import logging
 import queue
 import shutil
 import threading
@@ -56,6 +57,8 @@ if TYPE_CHECKING:
     from foundry_dsl.state import StateStore
     from foundry_dsl.storage.base import StorageBackend
     from foundry_dsl.storage.lease import Lease
+
+log = logging.getLogger("foundry.executor")
 
 STAGING = "_staging"
 #: in each local scratch folder: the lease scope of the run that made it
@@ -108,7 +111,7 @@ class PipelineRun:
         self.committer: Committer  # set once storage is open (_run)
         self.scope = _lease_scope(self.p, pp.partition_path)
         self.holder = Holder.for_run(self.run_id, self.p.name)
-        self.lease: Lease
+        self.lease: Lease | _Unenforced
 
     # --- the whole run ---------------------------------------------------------------
 
@@ -135,7 +138,15 @@ class PipelineRun:
         # one writer per partition (per table when a cursor is shared by its partitions):
         # a second run fails here, naming the holder, before it touches anything
         self.task = "lease"
-        self.lease = acquire(backend, self.scope, self.holder)
+        if _can_lease(backend):
+            self.lease = acquire(backend, self.scope, self.holder)
+        else:
+            log.warning(
+                "pipeline %s: the %s storage backend has no conditional writes, so foundry "
+                "cannot stop two runs from writing %s at once; make sure only one does "
+                "(docs/commit-protocol.md)", self.p.name, backend.get_backend_type(), self.scope,
+            )
+            self.lease = _Unenforced()
         try:
             return self._run_leased(backend, started)
         finally:
@@ -300,6 +311,9 @@ class PipelineRun:
             scope = _lease_scope(self.p, partition)
             if scope == self.scope:
                 yield True
+                return
+            if not _can_lease(backend):
+                yield False  # no way to tell a live run's files from a dead one's
                 return
             lease = try_acquire(backend, scope, self.holder)
             if lease is None:
@@ -625,6 +639,25 @@ class PipelineRun:
             error=redact(message, [*self.secrets, *(self.extractor.secrets() if self.extractor else [])]),
             task=task,
         )
+
+
+def _can_lease(backend: StorageBackend) -> bool:
+    """Local disk (an OS lock), or a backend that implements the conditional writes."""
+    from foundry_dsl.storage.base import StorageBackend
+
+    return getattr(backend, "local_root", None) is not None or (
+        type(backend).create_if_absent is not StorageBackend.create_if_absent
+    )
+
+
+class _Unenforced:
+    """The lease of a backend that cannot hold one: always held, as runs were before."""
+
+    def check(self) -> None:
+        pass
+
+    def release(self) -> None:
+        pass
 
 
 def _table_prefix(p: ir.Pipeline) -> str:

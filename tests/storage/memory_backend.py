@@ -43,3 +43,14 @@ class MemoryBackend(StorageBackend):
 class NotABackend:
     def __init__(self, root: str, options: dict[str, Any]) -> None:
         pass
+
+
+class SharedMemoryBackend(MemoryBackend):
+    """A MemoryBackend whose files outlive the instance (one dict per root), so a test can
+    look at what a run committed. Like many custom backends, it has no conditional writes."""
+
+    STORES: dict[str, dict[str, bytes]] = {}
+
+    def __init__(self, root: str, options: dict[str, Any]) -> None:
+        super().__init__(root, options)
+        self.files = self.STORES.setdefault(root, {})

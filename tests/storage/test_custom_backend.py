@@ -78,3 +78,25 @@ def test_a_custom_backend_gets_the_object_store_commit_protocol(tmp_path: Path) 
     assert backend.list_files("system=a") == sorted(
         ["system=a/table=b/dt=1/_metadata.json", f"system=a/table=b/dt=1/{meta['files'][0]['name']}"]
     )
+
+
+def test_a_backend_without_conditional_writes_still_runs_and_warns_that_runs_may_overlap(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.executor.helpers import apply, custom_pipeline, only
+    from tests.storage.memory_backend import SharedMemoryBackend
+
+    p = custom_pipeline(tmp_path, """
+class Source:
+    def extract(self, ctx):
+        yield [{"id": 1}, {"id": 2}]
+""", table="shared")
+    root = f"lake-{tmp_path.name}"
+    storage = ir.CustomStorage(backend="tests.storage.memory_backend:SharedMemoryBackend", root=root)
+    p = p.model_copy(update={"platform": p.platform.model_copy(update={"storage": storage})})
+    with caplog.at_level("WARNING", logger="foundry"):
+        result = only(apply(p))
+    assert result.status == "succeeded", result.error
+    files = SharedMemoryBackend.STORES[root]
+    assert "system=s/table=shared/dt=2025-01-12/_metadata.json" in files
+    assert any("cannot stop two runs from writing" in r.getMessage() for r in caplog.records)
