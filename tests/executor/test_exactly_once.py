@@ -279,3 +279,33 @@ def test_staged_files_are_never_inside_the_table_folder(
     assert _run(p, DAYS[0]).status == "succeeded"
     assert seen == [list(range(1, 101))]
     assert _union(tmp_path) == list(range(1, 151))
+
+
+def test_on_object_stores_the_intent_precedes_the_commit_and_the_cursor_follows_it(
+    tmp_path: Path, moto_s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uuid
+
+    from foundry_dsl.storage import backends
+    from tests.storage.recording_backend import RecordingBackend
+
+    p = _pipeline(tmp_path)
+    p = p.model_copy(update={"platform": p.platform.model_copy(
+        update={"storage": moto_s3.storage(f"t-{uuid.uuid4().hex[:8]}")})})
+    recorders: list[RecordingBackend] = []
+    real = backends.backend_for
+
+    def recorded(pipeline: ir.Pipeline) -> Any:
+        recorders.append(RecordingBackend(real(pipeline)))
+        return recorders[-1]
+
+    monkeypatch.setattr(backends, "backend_for", recorded)
+    _source(tmp_path, 10)
+    result = _run(p, DAYS[0])
+    assert result.status == "succeeded", result.error
+    writes = [path for op, path in recorders[-1].ops if op == "write"]
+    state = "_state/system=s/table=events.json"
+    marker = "system=s/table=events/dt=2025-03-01/_metadata.json"
+    assert [w for w in writes if w.startswith(("_state", "system="))] == [
+        f"{state} (pending)", marker, state
+    ]

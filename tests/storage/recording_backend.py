@@ -46,7 +46,8 @@ class RecordingBackend(StorageBackend):
         return self.inner.read_bytes(path)
 
     def write_bytes(self, path: str, data: bytes) -> None:
-        self.ops.append(("write", path))
+        # a state entry with an intent in it is told apart: order rules are about it
+        self.ops.append(("write", path + (" (pending)" if b'"pending"' in data else "")))
         self.inner.write_bytes(path, data)
 
     def copy_file(self, source: str, target: str) -> None:
