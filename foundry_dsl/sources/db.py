@@ -301,8 +301,13 @@ class _Errors:
         text = " ".join(str(a) for a in exc.args) if exc.args else str(exc)
         text = " ".join(text.split())
         connect = "SQLDriverConnect" in text or "08001" in text or "[08" in text or "IM002" in text
+        # refused credentials are terminal: a retry meets the same refusal (and may lock
+        # the account); only an unreachable server is worth another try
+        denied = any(marker in text.lower() for marker in _DENIED)
         hint = (
-            "check the connection string and that the database is reachable"
+            "check the user and password in the connection string; retrying will not help"
+            if denied
+            else "check the connection string and that the database is reachable"
             if connect
             else "check the query; run it in a SQL client with the same connection"
         )
@@ -313,7 +318,13 @@ class _Errors:
             f"  connection: {connstr.redacted(self.conn)}\n"
             f"  next: {hint}"
         )
-        raise ExtractError(connstr.scrub(message, self.conn), transient=connect) from None
+        raise ExtractError(connstr.scrub(message, self.conn), transient=connect and not denied) from None
+
+
+#: how drivers say the credentials were refused (PostgreSQL 28P01/28000, SQL Server 18456,
+#: MySQL 1045, Oracle ORA-01017), lower-cased
+_DENIED = ("password authentication failed", "28p01", "[28000]", "login failed for user",
+           "access denied for user", "ora-01017", "authentication failed")
 
 
 def _float64(names: list[str]) -> Any:
