@@ -207,7 +207,10 @@ class PipelineRun:
             if _keeps_cursor(p.source) or new_cursor is not None or state is not None:
                 metadata["window"] = _committed_window(window, new_cursor)
             if extractor.report:
-                metadata["source"] = dict(extractor.report)
+                # a source's own figures may quote what it was given: never a secret
+                metadata["source"] = _redacted(
+                    dict(extractor.report), [*self.secrets, *extractor.secrets()]
+                )
             if new_cursor is not None:
                 # the intent first: a crash after the commit is settled from it
                 self.task = "state"
@@ -639,6 +642,17 @@ class PipelineRun:
             error=redact(message, [*self.secrets, *(self.extractor.secrets() if self.extractor else [])]),
             task=task,
         )
+
+
+def _redacted(value: Any, secrets: list[str]) -> Any:
+    """``value`` (JSON-like) with every secret in its strings replaced by ***."""
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {redact(str(k), secrets): _redacted(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redacted(v, secrets) for v in value]
+    return value
 
 
 def _can_lease(backend: StorageBackend) -> bool:

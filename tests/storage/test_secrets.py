@@ -10,7 +10,6 @@ import pytest
 from foundry_dsl import ir
 from foundry_dsl.errors import FoundryError
 from foundry_dsl.storage.backends import FsspecBackend, backend_for
-from foundry_dsl.storage.commit import METADATA_FILE, PartitionCommitter
 from foundry_dsl.storage.retry import Backoff
 from tests.fixtures.storage_services import (
     AZURITE_KEY,
@@ -72,16 +71,32 @@ def test_an_azure_account_key_stays_out_of_errors_and_repr(
         assert conn not in text
 
 
-def test_secrets_stay_out_of_committed_metadata(
-    moto_s3: Service, prefix: str, tmp_path: Path
+def test_secrets_stay_out_of_everything_a_real_run_commits(
+    moto_s3: Service, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The metadata, state and lease a run really writes, with a source that tries to leak."""
+    from foundry_dsl import ir
+    from tests.executor.helpers import apply, custom_pipeline, only
+
+    token = "tok-Secret-4417-zz"
+    monkeypatch.setenv("FOUNDRY_TEST_SOURCE_TOKEN", token)
+    p = custom_pipeline(tmp_path, """
+from foundry_dsl.sources.base import Extractor, NewCursor
+class Source(Extractor):
+    def extract(self, ctx, part=0):
+        token = ctx.pipeline.source.params["token"].resolve()
+        self.report["called_with"] = "Bearer " + token  # a careless report
+        yield [{"id": 1}]
+        yield NewCursor("1")
+""", table="leaky", params={"token": ir.EnvRef(name="FOUNDRY_TEST_SOURCE_TOKEN")})
+    p = p.model_copy(update={"platform": p.platform.model_copy(
+        update={"storage": moto_s3.storage(prefix)})})
+    assert only(apply(p)).status == "succeeded"
     backend = backend_for(make_pipeline(moto_s3.storage(prefix)))
-    committer = PartitionCommitter(backend, "system=a/table=b/dt=2025-01-12", "run-1")
-    src = tmp_path / "part-0001.parquet"
-    src.write_bytes(b"x")
-    committer.upload(str(src))
-    committer.commit({"total_records": 1})
-    raw = backend.read_bytes(f"system=a/table=b/dt=2025-01-12/{METADATA_FILE}")
-    assert raw is not None
-    assert S3_KEY.encode() not in raw
-    assert S3_SECRET.encode() not in raw
+    written = {path: backend.read_bytes(path) or b"" for path in backend.list_files("")}
+    meta = written["system=s/table=leaky/dt=2025-01-12/_metadata.json"]
+    assert b"Bearer ***" in meta  # the report landed, redacted
+    assert "_state/system=s/table=leaky.json" in written
+    for path, data in written.items():
+        for secret in (token, S3_KEY, S3_SECRET):
+            assert secret.encode() not in data, path
