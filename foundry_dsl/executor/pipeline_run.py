@@ -11,10 +11,12 @@ Runs the graph the planner built, in its order::
                 schema widening are rewritten, then ``_metadata.json`` is
                 written last and the cursor stored after it
 
-Memory stays bounded whatever the source's size, and whatever the file size:
-the extract queue holds a few batches, the chunker one slice, each file in
-flight a few slices plus DuckDB's row group, and at most ``workers`` files
-are in flight, so extractors wait (backpressure).
+Memory stays bounded whatever the source's size, the file size or the width
+of a row, because every buffer is bounded in bytes: the extract queue holds
+at most 32 MiB (a source's big batch is cut into slices first), the chunker
+one slice of at most 8 MiB, each file in flight two slices plus a DuckDB row
+group of at most 16 MiB, and at most ``workers`` files are in flight, so
+extractors wait (backpressure).
 It hands on a :class:`~foundry_dsl.executor.base.PipelineResult`; a failure
 becomes a failed result naming the pipeline and the task, never an exception.
 """
@@ -40,7 +42,7 @@ from foundry_dsl import ir
 from foundry_dsl.errors import CommitError, FoundryError, PlanError, redact
 from foundry_dsl.executor.base import PipelineResult, Progress
 from foundry_dsl.executor.jobs import WriteJob, rewrite_chunk
-from foundry_dsl.executor.streams import Written
+from foundry_dsl.executor.streams import ByteQueue, Written, batch_slices, extract_queue
 from foundry_dsl.plan import PipelinePlan
 from foundry_dsl.planner import base_dir
 from foundry_dsl.sources.base import ExtractContext, Extractor, NewCursor
@@ -363,7 +365,7 @@ class PipelineRun:
         parts = self._parts(extractor, ctx)
         workers = int(chunk_task.params["workers"])
 
-        items: queue.Queue[tuple[str, Any, Any]] = queue.Queue(maxsize=max(2, 2 * len(parts)))
+        items = extract_queue(len(parts))
         threads = [
             threading.Thread(
                 target=self._produce,
@@ -475,7 +477,7 @@ class PipelineRun:
         ctx: ExtractContext,
         part: int,
         task: str,
-        items: queue.Queue[tuple[str, Any, Any]],
+        items: ByteQueue[tuple[str, Any, Any]],
     ) -> None:
         def put(item: tuple[str, Any, Any]) -> bool:
             while not self.stop.is_set():
@@ -491,7 +493,7 @@ class PipelineRun:
                 if isinstance(item, NewCursor):
                     if not put(("cursor", part, item.value)):
                         return
-                elif not put(("batch", part, item)):
+                elif not all(put(("batch", part, piece)) for piece in batch_slices(item)):
                     return
             put(("done", part, None))
         except BaseException as exc:

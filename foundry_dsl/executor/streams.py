@@ -7,11 +7,22 @@ DuckDB ``COPY`` that pulls the slices from a bounded :class:`Feed`. So a file
 in flight costs a few slices and DuckDB's row group, never the whole file.
 
 Backpressure: at most ``workers`` files are in flight (being written or
-uploaded), and each feed holds at most ``FEED_DEPTH`` slices; when the
-writers are behind, :meth:`FileWriters.put` blocks, the chunk stage stops
-reading the extract queue, and the extractors wait. A writer's failure
-surfaces at the next ``put`` (and at :meth:`FileWriters.finish`); setting
-``stop`` releases every writer blocked on an empty feed.
+uploaded), and each feed holds at most ``FEED_DEPTH`` slices and
+``FEED_BYTES`` bytes; when the writers are behind, :meth:`FileWriters.put`
+blocks, the chunk stage stops reading the extract queue, and the extractors
+wait.
+
+A writer's failure surfaces at the next ``put`` (and at
+:meth:`FileWriters.finish`); setting ``stop`` releases every writer blocked on
+an empty feed.
+
+Every buffer is bounded in bytes, not only in items, so wide rows cost no more
+memory than narrow ones: :class:`ByteQueue` is a FIFO queue bounded in bytes
+(the feeds use it, and :func:`extract_queue` builds the extract stage's), and
+:func:`batch_slices` cuts an extractor's oversized batch into slices of
+``SPLIT_BYTES`` before it is queued. A file in flight thus costs at most
+``FEED_BYTES`` per format plus DuckDB's row group (``ROW_GROUP_BYTES`` of
+:mod:`foundry_dsl.io.writers`, about five times that while DuckDB encodes it).
 
 Hands on one :class:`Written` per file, with how the file ended: a file that
 ended ``"full"`` is uploaded at once; one that ended ``"early"`` (the end of
@@ -24,10 +35,11 @@ from __future__ import annotations
 import os
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from foundry_dsl.executor.jobs import WriteJob, write_stream
 
@@ -39,8 +51,100 @@ if TYPE_CHECKING:
 
 #: slices waiting per format of a file in flight
 FEED_DEPTH = 2
+#: ... and at most this many bytes of them (two of the chunker's SLICE_BYTES)
+FEED_BYTES = 16 * 2**20
+#: bytes of batches waiting in the extract queue, whatever the number of parts
+QUEUE_BYTES = 32 * 2**20
+#: an extractor's batch is queued in slices of at most this many bytes (the chunker's SLICE_BYTES)
+SPLIT_BYTES = 8 * 2**20
 _POLL = 0.1  # seconds between checks of the stop flag while blocked
 _END = object()
+
+T = TypeVar("T")
+
+
+class ByteQueue(Generic[T]):
+    """A FIFO queue bounded in bytes, and in items when ``max_items`` is set.
+
+    ``size(item)`` is what an item weighs. :meth:`put` waits while the items
+    queued and the new one would weigh more than ``max_bytes``, but an item
+    always goes into a queue that holds no bytes, so one item heavier than the
+    budget passes alone instead of blocking for ever. Like :class:`queue.Queue`,
+    ``put`` raises :class:`queue.Full` and ``get`` :class:`queue.Empty` when
+    ``timeout`` runs out.
+    """
+
+    def __init__(
+        self, max_bytes: int, *, max_items: int = 0, size: Callable[[T], int] | None = None
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.max_items = max_items
+        self._size: Callable[[Any], int] = size or _batch_bytes
+        self._items: deque[tuple[T, int]] = deque()
+        self._bytes = 0
+        self._cond = threading.Condition()
+
+    @property
+    def bytes(self) -> int:
+        """What the queued items weigh."""
+        return self._bytes
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    def _fits(self, n: int) -> bool:
+        if self.max_items and len(self._items) >= self.max_items:
+            return False
+        return self._bytes == 0 or self._bytes + n <= self.max_bytes
+
+    def put(self, item: T, block: bool = True, timeout: float | None = None) -> None:
+        n = self._size(item)
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._fits(n), timeout if block else 0):
+                raise queue.Full
+            self._items.append((item, n))
+            self._bytes += n
+            self._cond.notify_all()
+
+    def get(self, block: bool = True, timeout: float | None = None) -> T:
+        with self._cond:
+            if not self._cond.wait_for(lambda: bool(self._items), timeout if block else 0):
+                raise queue.Empty
+            item, n = self._items.popleft()
+            self._bytes -= n
+            self._cond.notify_all()
+            return item
+
+
+def _batch_bytes(batch: Any) -> int:
+    from foundry_dsl.io.convert import batch_bytes
+
+    return batch_bytes(batch)
+
+
+def _item_bytes(item: tuple[str, Any, Any]) -> int:
+    kind, _, value = item
+    return _batch_bytes(value) if kind == "batch" else 0
+
+
+def extract_queue(parts: int) -> ByteQueue[tuple[str, Any, Any]]:
+    """The extract stage's queue of ``(kind, who, value)`` items.
+
+    At most two items per part (as before) and ``QUEUE_BYTES`` of batches;
+    cursors, ends and errors weigh nothing.
+    """
+    return ByteQueue(QUEUE_BYTES, max_items=max(2, 2 * parts), size=_item_bytes)
+
+
+def batch_slices(batch: Any, max_bytes: int = SPLIT_BYTES) -> Iterator[Any]:
+    """An extractor's batch as slices of at most ``max_bytes``, to queue one by one."""
+    from foundry_dsl.io.convert import split_batch
+
+    return split_batch(batch, max_bytes)
+
+
+def _feed_bytes(item: Any) -> int:
+    return 0 if item is _END else _batch_bytes(item)
 
 
 class Cancelled(Exception):
@@ -60,7 +164,7 @@ class Feed:
     """The slices of one format of one file: the chunk stage puts, a writer iterates."""
 
     def __init__(self, stop: threading.Event) -> None:
-        self._q: queue.Queue[Any] = queue.Queue(maxsize=FEED_DEPTH)
+        self._q: ByteQueue[Any] = ByteQueue(FEED_BYTES, max_items=FEED_DEPTH, size=_feed_bytes)
         self._stop = stop
         self.error: BaseException | None = None  # set by the writer when it fails
 

@@ -7,6 +7,12 @@ appears in the last record is kept). Only when Arrow refuses a column, because
 its values mix types, do we infer a widened type in Python for that column,
 with the rules of :mod:`foundry_dsl.io.schema`; no value is dropped or nulled.
 The table is handed to the chunker.
+
+Memory is counted in bytes: :func:`batch_bytes` is what a batch weighs in a
+byte-bounded queue (Arrow's buffers; for records, an estimate of the Arrow
+size they convert to), and :func:`split_batch` cuts an oversized batch into
+slices of a byte budget before it is queued, so a source's large batch is
+converted and chunked a slice at a time.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -24,6 +31,64 @@ if TYPE_CHECKING:
     from foundry_dsl.sources.base import Batch
 
 _ARROW_REFUSALS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError)
+#: records measured to estimate the bytes of a list of records
+_SAMPLE_RECORDS = 32
+
+
+def batch_bytes(batch: Any) -> int:
+    """What ``batch`` weighs: the bytes of its Arrow buffers (a slice counts its rows only).
+
+    Records (a list of dicts) are estimated from a sample, as the Arrow bytes
+    they convert to. Anything else weighs nothing.
+    """
+    if isinstance(batch, (pa.Table, pa.RecordBatch)):
+        return int(batch.nbytes)
+    if isinstance(batch, list):
+        return estimate_bytes(batch)
+    return 0
+
+
+def estimate_bytes(records: list[Any]) -> int:
+    """About the bytes that ``records`` take as Arrow, from a sample spread over them."""
+    n = len(records)
+    if not n:
+        return 0
+    sample = records[:: max(1, n // _SAMPLE_RECORDS)][:_SAMPLE_RECORDS]
+    return int(sum(value_bytes(r) for r in sample) * n / len(sample))
+
+
+def value_bytes(v: Any) -> int:
+    """About the bytes that one Python value takes in an Arrow column."""
+    if isinstance(v, str):
+        return len(v) + 4  # characters (at least as many bytes) and an offset
+    if isinstance(v, (bytes, bytearray)):
+        return len(v) + 4
+    if isinstance(v, dict):
+        return 1 + sum(value_bytes(x) for x in v.values())
+    if isinstance(v, (list, tuple)):
+        return 4 + sum(value_bytes(x) for x in v)
+    return 8
+
+
+def split_batch(batch: Any, max_bytes: int) -> Iterator[Any]:
+    """``batch`` as consecutive slices of about ``max_bytes`` each; small batches as they are.
+
+    Arrow batches are sliced without copying (a slice is at most ``max_bytes``
+    unless one row is wider); records are cut into lists of about ``max_bytes``
+    estimated bytes. Anything else is handed on unchanged.
+    """
+    if isinstance(batch, (pa.Table, pa.RecordBatch)):
+        from foundry_dsl.io.chunker import split
+
+        yield from split(batch, max_bytes)
+        return
+    size = batch_bytes(batch) if isinstance(batch, list) else 0
+    if size <= max_bytes:
+        yield batch
+        return
+    rows = max(1, int(len(batch) * max_bytes / size))
+    for i in range(0, len(batch), rows):
+        yield batch[i : i + rows]
 
 
 def to_table(batch: Batch) -> pa.Table:

@@ -11,6 +11,15 @@ file lands in a local staging folder; the storage layer uploads it and the
 commit protocol moves it into the partition. Each write hands on a
 :class:`FileInfo` (rows, bytes, sha256) for ``_metadata.json``.
 
+Memory is bounded in bytes, whatever the width of a row: a Parquet row group
+ends at ``ROW_GROUP_SIZE`` rows or at ``ROW_GROUP_BYTES`` (DuckDB's
+``ROW_GROUP_SIZE_BYTES``, counted on the rows as DuckDB holds them, before
+encoding), whichever comes first. DuckDB keeps the row group it encodes, about
+five times its size while it writes, so at 10 KB a row the default 122,880 rows
+would be 1.2 GB; narrow rows (up to ~130 bytes) still get whole 122,880-row
+groups. Files are read back (repack, rewrite) one row group or one bounded batch
+at a time.
+
 Parquet keeps the exact Arrow schema: the file carries the ``ARROW:schema``
 key that pyarrow writes too, so a timestamp keeps its time zone name (DuckDB
 alone stores instants as UTC). CSV has a header and RFC 4180 quoting; nested
@@ -42,7 +51,12 @@ PARQUET_CODECS = {
     "none": "uncompressed",
 }
 DEFAULT_ROW_GROUP_SIZE = 122_880  # DuckDB's default, a multiple of its vector size
+#: a row group also ends at this many bytes (DuckDB's ROW_GROUP_SIZE_BYTES)
+ROW_GROUP_BYTES = 16 * 2**20
 _READ_BATCH = 65_536
+#: a batch read back from a CSV file (repack, rewrite) holds at most about this many bytes
+_READ_BYTES = 8 * 2**20
+_SAMPLE_ROWS = 2_048  # rows read to measure a CSV file's bytes per row
 
 
 @dataclass(frozen=True)
@@ -91,7 +105,9 @@ def _csv_select(schema: pa.Schema) -> str:
     return ", ".join(cols) if cols else "*"
 
 
-def _copy_options(fmt: str, compression: str, schema: pa.Schema, row_group_size: int) -> str:
+def _copy_options(
+    fmt: str, compression: str, schema: pa.Schema, row_group_size: int, row_group_bytes: int
+) -> str:
     if fmt == "parquet":
         codec = PARQUET_CODECS.get(compression)
         if codec is None:
@@ -99,7 +115,7 @@ def _copy_options(fmt: str, compression: str, schema: pa.Schema, row_group_size:
         arrow_schema = base64.b64encode(schema.serialize().to_pybytes()).decode()
         return (
             f"FORMAT parquet, COMPRESSION {codec}, ROW_GROUP_SIZE {row_group_size}, "
-            f"KV_METADATA {{'ARROW:schema': '{arrow_schema}'}}"
+            f"ROW_GROUP_SIZE_BYTES {row_group_bytes}, KV_METADATA {{'ARROW:schema': '{arrow_schema}'}}"
         )
     if fmt == "csv":
         # RFC 4180: comma, double quote, a quote inside a field doubled
@@ -108,11 +124,13 @@ def _copy_options(fmt: str, compression: str, schema: pa.Schema, row_group_size:
 
 
 def _copy(source: pa.Table | pa.RecordBatchReader, schema: pa.Schema, path: str, fmt: str,
-          compression: str, row_group_size: int) -> None:
+          compression: str, row_group_size: int, row_group_bytes: int | None = None) -> None:
     con = connection()
     view = f"__foundry_src_{threading.get_ident()}"
     select = _csv_select(schema) if fmt == "csv" else "*"
-    options = _copy_options(fmt, compression, schema, row_group_size)
+    if row_group_bytes is None:
+        row_group_bytes = ROW_GROUP_BYTES
+    options = _copy_options(fmt, compression, schema, row_group_size, row_group_bytes)
     con.register(view, source)
     try:
         con.execute(f"COPY (SELECT {select} FROM {view}) TO {_sql_str(path)} ({options})")
@@ -149,12 +167,16 @@ def write_file(
     compression: str,
     *,
     row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
+    row_group_bytes: int | None = None,
 ) -> FileInfo:
     """Write ``table`` to the local file ``path`` (replacing it) and describe it.
 
     ``compression`` applies to Parquet; CSV is always written plain.
     """
-    return write_stream([table], table.schema, path, fmt, compression, row_group_size=row_group_size)
+    return write_stream(
+        [table], table.schema, path, fmt, compression,
+        row_group_size=row_group_size, row_group_bytes=row_group_bytes,
+    )
 
 
 def write_stream(
@@ -165,11 +187,14 @@ def write_stream(
     compression: str,
     *,
     row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
+    row_group_bytes: int | None = None,
 ) -> FileInfo:
     """Write one file from ``tables``, consumed one at a time while DuckDB writes.
 
-    Memory stays at the table being read plus the row group being encoded,
-    however many rows the file gets. Every table must have ``schema``.
+    Memory stays at the table being read plus the row group being encoded
+    (at most ``row_group_size`` rows and ``row_group_bytes`` bytes, by default
+    ``ROW_GROUP_BYTES``), however many rows the file gets. Every table must
+    have ``schema``.
     """
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     rows = 0
@@ -180,12 +205,17 @@ def write_stream(
             rows += t.num_rows
             yield from (t.to_batches() if isinstance(t, pa.Table) else [t])
 
-    _copy(pa.RecordBatchReader.from_batches(schema, batches()), schema, path, fmt, compression, row_group_size)
+    _copy(pa.RecordBatchReader.from_batches(schema, batches()), schema, path, fmt, compression,
+          row_group_size, row_group_bytes)
     return _info(path, fmt, rows)
 
 
 def measure(table: pa.Table, fmt: str, compression: str, scratch_dir: str | None = None) -> int:
-    """Bytes that ``table`` takes once written: what the chunker calibrates with."""
+    """Bytes that ``table`` takes once written: what the chunker calibrates with.
+
+    Written with the row groups of every file (rows and bytes), so a sample of
+    one row group predicts a file of many.
+    """
     import tempfile
 
     fd, path = tempfile.mkstemp(suffix=f".{fmt}", dir=scratch_dir)
@@ -198,18 +228,34 @@ def measure(table: pa.Table, fmt: str, compression: str, scratch_dir: str | None
 
 
 def _read_batches(path: str, fmt: str) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """The file's rows, a bounded batch at a time (bytes, not only rows)."""
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
         pf = pq.ParquetFile(path)
-        return pf.schema_arrow, pf.iter_batches(batch_size=_READ_BATCH)
+        return pf.schema_arrow, _row_groups(pf)
     # a CSV is text already: every column is read back as text, exactly as written
-    rel = connection().cursor().sql(
+    sql = (
         f"SELECT * FROM read_csv({_sql_str(path)}, header=true, all_varchar=true, delim=',', "
         "quote='\"', escape='\"', allow_quoted_nulls=false)"
     )
-    reader = rel.to_arrow_reader(_READ_BATCH)
+    con = connection().cursor()
+    sample = con.sql(f"{sql} LIMIT {_SAMPLE_ROWS}").to_arrow_table()
+    reader = con.sql(sql).to_arrow_reader(batch_rows(sample, _READ_BYTES, _READ_BATCH))
     return reader.schema, iter(reader)
+
+
+def _row_groups(pf: Any) -> Iterator[pa.RecordBatch]:
+    # a row group was written bounded in bytes (ROW_GROUP_BYTES): read one at a time
+    for i in range(pf.num_row_groups):
+        yield from pf.read_row_group(i).to_batches(max_chunksize=_READ_BATCH)
+
+
+def batch_rows(sample: pa.Table, max_bytes: int, max_rows: int) -> int:
+    """Rows per batch so that a batch of rows like ``sample``'s holds about ``max_bytes``."""
+    if sample.num_rows == 0 or sample.nbytes == 0:
+        return max_rows
+    return max(1, min(max_rows, int(max_bytes * sample.num_rows / sample.nbytes)))
 
 
 def _text_schema(schema: pa.Schema) -> pa.Schema:
@@ -218,14 +264,17 @@ def _text_schema(schema: pa.Schema) -> pa.Schema:
 
 def rewrite(
     path: str, fmt: str, schema: pa.Schema, compression: str,
-    *, row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
+    *, row_group_size: int = DEFAULT_ROW_GROUP_SIZE, row_group_bytes: int | None = None,
 ) -> FileInfo:
     """Conform an already-written file to the batch's final schema, in place.
 
     Streams the file batch by batch, so memory stays at one read batch. The new
     file replaces the old one atomically (``os.replace``).
     """
-    return repack([path], [path], [None], fmt, schema, compression, row_group_size=row_group_size)[0]
+    return repack(
+        [path], [path], [None], fmt, schema, compression,
+        row_group_size=row_group_size, row_group_bytes=row_group_bytes,
+    )[0]
 
 
 def repack(
@@ -237,6 +286,7 @@ def repack(
     compression: str,
     *,
     row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
+    row_group_bytes: int | None = None,
 ) -> list[FileInfo]:
     """Rewrite the rows of ``paths`` (in order) as ``out_paths``, ``counts[i]`` rows each.
 
@@ -260,7 +310,8 @@ def repack(
     try:
         for tmp, count in zip(tmps, counts, strict=True):
             reader = pa.RecordBatchReader.from_batches(target, source.take(count))
-            _copy(reader, schema if fmt == "parquet" else target, tmp, fmt, compression, row_group_size)
+            _copy(reader, schema if fmt == "parquet" else target, tmp, fmt, compression,
+                  row_group_size, row_group_bytes)
             infos.append(source.taken)
         if source.more():
             raise StorageError(f"repacking {len(paths)} files: more rows than the counts {counts}")

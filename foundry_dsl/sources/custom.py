@@ -51,6 +51,9 @@ from foundry_dsl.sources.base import (
 
 #: records of an old-style extractor are handed on in slices of this many
 RECORDS_PER_BATCH = 50_000
+#: ... and of about this many bytes once converted to Arrow, so wide records make short slices
+RECORDS_BYTES = 8 * 2**20
+_MEASURE_EVERY = 16  # records of a stream: one in this many is measured
 
 _import_lock = threading.RLock()
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
@@ -414,15 +417,23 @@ def _is_batch(item: Any) -> bool:
 
 
 def _slices(records: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Records in slices of at most ``RECORDS_PER_BATCH`` and about ``RECORDS_BYTES``."""
+    from foundry_dsl.io.convert import estimate_bytes, value_bytes
+
     if isinstance(records, list):
-        for i in range(0, len(records), RECORDS_PER_BATCH):
-            yield records[i : i + RECORDS_PER_BATCH]
+        per = estimate_bytes(records) / max(1, len(records))
+        step = max(1, min(RECORDS_PER_BATCH, int(RECORDS_BYTES / per) if per else RECORDS_PER_BATCH))
+        for i in range(0, len(records), step):
+            yield records[i : i + step]
         return
     chunk: list[dict[str, Any]] = []
+    size = 0
     for r in records:
+        if len(chunk) % _MEASURE_EVERY == 0:
+            size += _MEASURE_EVERY * value_bytes(r)
         chunk.append(r)
-        if len(chunk) >= RECORDS_PER_BATCH:
+        if len(chunk) >= RECORDS_PER_BATCH or size >= RECORDS_BYTES:
             yield chunk
-            chunk = []
+            chunk, size = [], 0
     if chunk:
         yield chunk

@@ -42,8 +42,9 @@ if TYPE_CHECKING:
 
     from foundry_dsl import ir
 
-#: transfer buffer cap per batch; arrow-odbc shrinks the rows per batch to stay below it
-MAX_BYTES_PER_BATCH = 256 * 1024 * 1024
+#: transfer buffer cap per batch; arrow-odbc shrinks the rows per batch to stay below it.
+#: Wide rows cost bytes, not rows: two batches in flight stay small whatever the width
+MAX_BYTES_PER_BATCH = 16 * 1024 * 1024
 #: smallest text buffer; headroom over the probed width for rows that arrive meanwhile
 MIN_TEXT = 64
 

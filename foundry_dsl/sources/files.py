@@ -4,15 +4,20 @@ Paths and globs are relative to the pipeline file's folder, or fsspec URLs
 (``s3://``, ``gs://``, ``abfs://``, ``memory://``, ``file://``) opened with the
 source's ``options`` as storage options. Files are read one at a time, in
 sorted order, and DuckDB hands on Arrow record batches as it reads them, so
-the file set is never held in memory. Each file's types are DuckDB's
-inference; the batch schema widens across files like across any chunks.
+the file set is never held in memory. Batches are bounded in bytes as well as
+rows: DuckDB's reads (a vector of 2,048 rows at most) are gathered into
+batches of at most ``BATCH_ROWS`` rows and ``BATCH_BYTES`` bytes, and once
+rows have been seen, the next file is read in fewer rows at a time when they
+are wide, so a read stays well within ``BATCH_BYTES``. Each file's types are
+DuckDB's inference; the batch schema widens across files like across any
+chunks.
 """
 
 from __future__ import annotations
 
 import glob as globmod
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,9 +26,14 @@ from foundry_dsl.errors import ExtractError
 from foundry_dsl.sources.base import Batch, Estimate, ExtractContext, Extractor, NewCursor
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from fsspec import AbstractFileSystem
 
 BATCH_ROWS = 100_000
+#: ... and holds at most this many bytes (Arrow's buffers), unless one read is bigger
+BATCH_BYTES = 8 * 2**20
+_READ_ROWS = 2_048  # rows per read at most: DuckDB's vector
+_MIN_READ_ROWS = 64  # fewer rows per read would cost more than they save
 
 _EXTENSIONS = {
     ".csv": "csv",
@@ -154,13 +164,14 @@ class FilesExtractor(Extractor):
             for url in protocols.values():
                 fs, _ = self._filesystem(url)
                 con.register_filesystem(fs)
+            read_rows = _READ_ROWS
             for f in files:
                 fmt = format_of(f.path, self.source.format)
                 try:
-                    reader = con.sql(self._reader_sql(f.path, fmt)).to_arrow_reader(BATCH_ROWS)
-                    for batch in reader:
-                        if batch.num_rows:
-                            yield batch
+                    reader = con.sql(self._reader_sql(f.path, fmt)).to_arrow_reader(read_rows)
+                    for batch in _gathered(reader):
+                        yield batch
+                        read_rows = _read_rows(batch)  # for the next file
                 except duckdb.Error as exc:
                     raise ExtractError(
                         f"{ctx.pipeline.name}: cannot read {f.path} as {fmt}: {exc}"
@@ -168,3 +179,33 @@ class FilesExtractor(Extractor):
         finally:
             con.close()
         yield NewCursor(None)
+
+
+def _gathered(reader: Iterable[pa.RecordBatch]) -> Iterator[pa.Table]:
+    """The reader's batches gathered into tables of ``BATCH_ROWS`` rows and ``BATCH_BYTES`` bytes."""
+    import pyarrow as pa
+
+    group: list[pa.RecordBatch] = []
+    rows = size = 0
+    for batch in reader:
+        if not batch.num_rows:
+            continue
+        if group and size + batch.nbytes > BATCH_BYTES:
+            yield pa.Table.from_batches(group)
+            group, rows, size = [], 0, 0
+        group.append(batch)
+        rows += batch.num_rows
+        size += batch.nbytes
+        if rows >= BATCH_ROWS:
+            yield pa.Table.from_batches(group)
+            group, rows, size = [], 0, 0
+    if group:
+        yield pa.Table.from_batches(group)
+
+
+def _read_rows(seen: pa.Table) -> int:
+    """Rows per read for rows like ``seen``: a quarter of ``BATCH_BYTES``, within bounds."""
+    if not seen.nbytes:
+        return _READ_ROWS
+    rows = int(BATCH_BYTES / 4 * seen.num_rows / seen.nbytes)
+    return max(_MIN_READ_ROWS, min(_READ_ROWS, rows))

@@ -21,3 +21,19 @@ def mixed_table(n: int, start: int = 0, seed: int = 0) -> pa.Table:
             "note": pa.array([f"note {x:x}" for x in rng.integers(0, 2**40, n)]),
         }
     )
+
+
+def wide_table(n: int, width: int, start: int = 0, seed: int = 0) -> pa.Table:
+    """``n`` rows of an id and a ``width``-byte string of random letters (no encoding shrinks it)."""
+    rng = np.random.default_rng(seed + start)
+    data = rng.integers(97, 123, n * width, dtype=np.uint8)
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
+    text = pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+    return pa.table({"id": np.arange(start, start + n), "payload": text})
+
+
+def uneven_table(widths: list[int], start: int = 0) -> pa.Table:
+    """One row per width: an id and a string of that many bytes."""
+    return pa.table(
+        {"id": list(range(start, start + len(widths))), "payload": ["x" * w for w in widths]}
+    )

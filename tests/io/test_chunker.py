@@ -1,4 +1,4 @@
-"""Chunker: files rotate at the row limit exactly and near the size limit."""
+"""Chunker: files rotate at the row limit exactly and near the size limit; slices are bounded in bytes."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from foundry_dsl.io.chunker import Chunker, Piece
+from foundry_dsl.io.chunker import Chunker, Piece, rows_within, split
 from foundry_dsl.io.writers import write_file
-from tests.io.data import mixed_table
+from tests.io.data import mixed_table, uneven_table, wide_table
 
 MB = 2**20
 
@@ -129,3 +129,93 @@ def test_both_limits_the_smaller_wins(tmp_path: Path) -> None:
     inputs = [mixed_table(50_000, s) for s in range(0, 200_000, 50_000)]
     rows = _run(Chunker(30_000, 64 * MB), inputs)
     assert rows == [30_000] * 6 + [20_000]
+
+
+# --- memory is bounded in bytes, not rows ----------------------------------------------
+
+KB = 2**10
+
+
+def _pieces(chunker: Chunker, inputs: list[pa.Table]) -> list[Piece]:
+    return [p for t in inputs for p in chunker.add(t)] + chunker.flush()
+
+
+@pytest.mark.parametrize("lanes", [1, 3])
+def test_a_slice_never_exceeds_the_byte_budget(lanes: int) -> None:
+    # 2 KB rows in batches of 300 (600 KB): 64 KB slices are 32 rows, far below slice_rows
+    inputs = [wide_table(300, 2 * KB, start) for start in range(0, 3000, 300)]
+    chunker = Chunker(1000, 0, lanes=lanes, slice_bytes=64 * KB)
+    pieces = _pieces(chunker, inputs)
+    slices = [p.table for p in pieces if p.table is not None]
+    assert max(t.nbytes for t in slices) <= 64 * KB
+    # every row, once, in order within each file, and the row limit still exact
+    files = _files(Chunker(1000, 0, lanes=lanes, slice_bytes=64 * KB), inputs)
+    assert [t.num_rows for t, _ in files.values()] == [1000, 1000, 1000]
+    ids = sorted(i for t, _ in files.values() for i in t.column("id").to_pylist())
+    assert ids == list(range(3000))
+
+
+def test_rows_of_uneven_width_stay_within_the_byte_budget() -> None:
+    widths = [10, 5000, 20, 20, 9000, 1, 30000, 300, 300, 300] * 20
+    chunker = Chunker(0, 0, slice_bytes=16 * KB)
+    pieces = _pieces(chunker, [uneven_table(widths[i : i + 7], i) for i in range(0, len(widths), 7)])
+    slices = [p.table for p in pieces if p.table is not None]
+    # a 30 KB row is wider than the budget: it is a slice of its own
+    assert all(t.nbytes <= 16 * KB or t.num_rows == 1 for t in slices)
+    assert pa.concat_tables(slices).column("id").to_pylist() == list(range(len(widths)))
+
+
+def test_narrow_slices_keep_their_row_count() -> None:
+    # bytes never bite on narrow rows: slices are still SLICE_ROWS rows, as before
+    inputs = [mixed_table(50_000, start) for start in range(0, 200_000, 50_000)]
+    pieces = _pieces(Chunker(0, 0), inputs)
+    assert [p.table.num_rows for p in pieces if p.table is not None] == [65_536] * 3 + [3_392]
+
+
+def test_the_chunker_holds_at_most_a_slice_besides_the_table_added() -> None:
+    chunker = Chunker(0, 0, slice_bytes=64 * KB)
+    for start in range(0, 2000, 100):
+        chunker.add(wide_table(100, 2 * KB, start))
+        assert chunker.buffered_bytes < 64 * KB
+
+
+def test_the_size_sample_is_bounded_in_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    samples: list[pa.Table] = []
+
+    def measure(table: pa.Table, fmt: str, compression: str, scratch_dir: str | None = None) -> int:
+        samples.append(table)
+        return table.num_rows * 1000
+
+    monkeypatch.setattr("foundry_dsl.io.writers.measure", measure)
+    chunker = Chunker(0, 8 * MB, slice_bytes=64 * KB, sample_bytes=256 * KB)
+    # 200 KB a table: the sample is taken once 256 KB are buffered (the second table),
+    # not once SAMPLE_ROWS rows are, and files open
+    assert chunker.add(wide_table(100, 2 * KB, 0)) == []
+    assert not samples
+    assert chunker.add(wide_table(100, 2 * KB, 100)) != []
+    assert len(samples) == 1
+    assert samples[0].nbytes <= 256 * KB
+    assert samples[0].num_rows == 256 * KB // wide_table(1, 2 * KB).nbytes
+
+
+def test_split_cuts_a_huge_batch_into_byte_sized_slices_without_copying() -> None:
+    big = wide_table(1000, 4 * KB)
+    slices = list(split(big, 100 * KB))
+    assert len(slices) > 1
+    assert all(s.nbytes <= 100 * KB for s in slices)
+    assert pa.concat_tables(slices).equals(big)
+    data = big.column("payload").chunk(0).buffers()[2]
+    assert all(s.column("payload").chunk(0).buffers()[2].address == data.address for s in slices)
+
+
+def test_split_hands_on_a_small_batch_as_it_is_and_a_too_wide_row_alone() -> None:
+    small = wide_table(10, 100)
+    assert next(iter(split(small, 100 * KB))) is small
+    rb = uneven_table([10, 200 * KB, 10, 10]).to_batches()[0]
+    assert [s.num_rows for s in split(rb, 100 * KB)] == [1, 1, 2]
+
+
+def test_rows_within_counts_the_rows_not_a_shared_dictionary() -> None:
+    t = pa.table({"d": pa.array(["x" * 1000, "y" * 1000] * 500).dictionary_encode()})
+    # the dictionary (2 KB) is shared by every slice; each row adds a 4-byte index
+    assert rows_within(t, 400, 1000) == 100

@@ -8,7 +8,7 @@ import decimal
 import pyarrow as pa
 import pytest
 
-from foundry_dsl.io.convert import to_table
+from foundry_dsl.io.convert import batch_bytes, estimate_bytes, split_batch, to_table
 
 
 def test_record_batch_passes_through_as_a_table() -> None:
@@ -107,3 +107,42 @@ def test_lineage_columns_are_appended() -> None:
     t = with_lineage(pa.table({"a": [1, 2]}), "b1", at)
     assert t.column_names == ["a", "_batch_id", "_extracted_at"]
     assert t.to_pylist()[1] == {"a": 2, "_batch_id": "b1", "_extracted_at": at}
+
+
+# --- what a batch weighs, and splitting an oversized one ---------------------------------
+
+
+def test_batch_bytes_of_arrow_is_its_buffers_and_of_a_slice_its_rows() -> None:
+    t = pa.table({"s": ["x" * 1000] * 100})
+    assert batch_bytes(t) == t.nbytes
+    assert batch_bytes(t.slice(0, 10)) < t.nbytes / 5
+    assert batch_bytes(t.to_batches()[0]) == t.nbytes
+    assert batch_bytes(None) == 0
+
+
+def test_records_are_estimated_near_their_arrow_size() -> None:
+    records = [{"id": i, "name": "x" * 1000, "tags": ["a", "b"], "n": {"k": 1.5}} for i in range(500)]
+    arrow = to_table(records).nbytes
+    assert 0.8 * arrow <= batch_bytes(records) <= 1.25 * arrow
+
+
+def test_split_batch_cuts_records_by_their_estimated_bytes() -> None:
+    records = [{"id": i, "text": "y" * 1000} for i in range(1000)]
+    parts = list(split_batch(records, 100_000))
+    assert len(parts) > 5
+    assert all(estimate_bytes(p) <= 100_000 for p in parts)
+    assert [r for p in parts for r in p] == records
+
+
+def test_split_batch_hands_small_batches_on_unchanged() -> None:
+    records = [{"id": 1}]
+    table = pa.table({"a": [1, 2]})
+    assert next(iter(split_batch(records, 1000))) is records
+    assert next(iter(split_batch(table, 1000))) is table
+
+
+def test_split_batch_cuts_arrow_within_the_budget() -> None:
+    rb = pa.record_batch({"s": ["z" * 500] * 400})
+    parts = list(split_batch(rb, 20_000))
+    assert all(isinstance(p, pa.RecordBatch) and p.nbytes <= 20_000 for p in parts)
+    assert sum(p.num_rows for p in parts) == 400

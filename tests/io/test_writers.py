@@ -1,4 +1,4 @@
-"""write_file and rewrite: Parquet and CSV through DuckDB, read back exactly."""
+"""write_file and rewrite: Parquet and CSV through DuckDB, read back exactly; row groups bounded in bytes."""
 
 from __future__ import annotations
 
@@ -14,7 +14,18 @@ import pyarrow.parquet as pq
 import pytest
 
 from foundry_dsl.io.schema import unify
-from foundry_dsl.io.writers import PARQUET_CODECS, FileInfo, rewrite, write_file
+from foundry_dsl.io.writers import (
+    DEFAULT_ROW_GROUP_SIZE,
+    PARQUET_CODECS,
+    ROW_GROUP_BYTES,
+    FileInfo,
+    _read_batches,
+    repack,
+    rewrite,
+    write_file,
+    write_stream,
+)
+from tests.io.data import mixed_table, wide_table
 
 PARIS = "Europe/Paris"
 
@@ -116,3 +127,66 @@ def test_rewrite_csv_adds_new_columns_in_schema_order(tmp_path: Path) -> None:
     assert (tmp_path / "a.csv").read_text() == 'b,a,c\n"x,y",1,\n'
     assert info.rows == 1
     assert info.sha256 == hashlib.sha256((tmp_path / "a.csv").read_bytes()).hexdigest()
+
+
+# --- memory is bounded in bytes: row groups and reads ----------------------------------
+
+KB, MB = 2**10, 2**20
+
+
+def _row_groups(path: Path) -> list[tuple[int, int]]:
+    md = pq.ParquetFile(path).metadata
+    return [(md.row_group(i).num_rows, md.row_group(i).total_byte_size) for i in range(md.num_row_groups)]
+
+
+def test_parquet_row_groups_are_bounded_in_bytes(tmp_path: Path) -> None:
+    # 8 MB of 2 KB rows, streamed in slices as the executor does
+    table = wide_table(4000, 2 * KB)
+    slices = [table.slice(i, 300) for i in range(0, 4000, 300)]
+    path = tmp_path / "a.parquet"
+    info = write_stream(slices, table.schema, str(path), "parquet", "snappy", row_group_bytes=1 * MB)
+    groups = _row_groups(path)
+    assert info.rows == sum(rows for rows, _ in groups) == 4000
+    assert len(groups) >= 7
+    # DuckDB cuts a row group on its own count of the bytes: a few percent of slack
+    assert max(size for _, size in groups) <= 1.05 * MB
+    assert pq.read_table(path).equals(table)
+
+
+def test_wide_rows_get_row_groups_of_row_group_bytes_by_default(tmp_path: Path) -> None:
+    table = wide_table(3000, 10 * KB)  # 30 MB: 122,880 rows would be 1.2 GB a row group
+    write_file(table, str(tmp_path / "a.parquet"), "parquet", "snappy")
+    groups = _row_groups(tmp_path / "a.parquet")
+    assert len(groups) >= 2
+    assert max(size for _, size in groups) <= 1.05 * ROW_GROUP_BYTES
+
+
+def test_narrow_rows_keep_whole_row_groups(tmp_path: Path) -> None:
+    write_file(mixed_table(300_000), str(tmp_path / "a.parquet"), "parquet", "snappy")
+    assert [rows for rows, _ in _row_groups(tmp_path / "a.parquet")] == [
+        DEFAULT_ROW_GROUP_SIZE, DEFAULT_ROW_GROUP_SIZE, 300_000 - 2 * DEFAULT_ROW_GROUP_SIZE
+    ]
+
+
+def test_files_are_read_back_in_bounded_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("foundry_dsl.io.writers._READ_BYTES", 256 * KB)
+    table = wide_table(2000, 2 * KB)
+    write_file(table, str(tmp_path / "a.parquet"), "parquet", "snappy", row_group_bytes=512 * KB)
+    write_file(table, str(tmp_path / "a.csv"), "csv", "none")
+    for fmt, bound in (("parquet", 1.05 * 512 * KB), ("csv", 1.05 * 256 * KB)):
+        _, batches = _read_batches(str(tmp_path / f"a.{fmt}"), fmt)
+        got = list(batches)
+        assert sum(b.num_rows for b in got) == 2000
+        assert max(b.nbytes for b in got) <= bound, fmt
+
+
+def test_repack_of_wide_rows_keeps_every_row_and_bounded_row_groups(tmp_path: Path) -> None:
+    paths = []
+    for i in range(3):
+        paths.append(str(tmp_path / f"part-{i}.parquet"))
+        write_file(wide_table(700, 2 * KB, 700 * i), paths[-1], "parquet", "snappy", row_group_bytes=256 * KB)
+    table = pa.concat_tables(pq.read_table(p) for p in paths)
+    infos = repack(paths, paths[:2], [1500, None], "parquet", table.schema, "snappy", row_group_bytes=256 * KB)
+    assert [i.rows for i in infos] == [1500, 600]
+    assert pa.concat_tables(pq.read_table(p) for p in paths[:2]).equals(table)
+    assert max(size for p in paths[:2] for _, size in _row_groups(Path(p))) <= 1.05 * 256 * KB
