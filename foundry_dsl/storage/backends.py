@@ -17,6 +17,7 @@ without contacting anything or reading a secret.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import logging
 import os
@@ -218,6 +219,8 @@ class FsspecBackend(StorageBackend):
     def create_if_absent(self, path: str, data: bytes) -> str | None:
         bucket, key = self._bucket_key(path)
         if self.backend_type == "s3":
+            _need_s3_param("PutObject", "IfNoneMatch")
+
             def create() -> str:
                 return str(self.fs.call_s3("put_object", Bucket=bucket, Key=key, Body=data,
                                            IfNoneMatch="*")["ETag"])
@@ -255,6 +258,8 @@ class FsspecBackend(StorageBackend):
     def replace_if(self, path: str, data: bytes, version: str) -> str | None:
         bucket, key = self._bucket_key(path)
         if self.backend_type == "s3":
+            _need_s3_param("PutObject", "IfMatch")
+
             def replace() -> str:
                 return str(self.fs.call_s3("put_object", Bucket=bucket, Key=key, Body=data,
                                            IfMatch=version)["ETag"])
@@ -272,6 +277,8 @@ class FsspecBackend(StorageBackend):
     def delete_if(self, path: str, version: str) -> bool:
         bucket, key = self._bucket_key(path)
         if self.backend_type == "s3":
+            _need_s3_param("DeleteObject", "IfMatch")
+
             def delete() -> bool:
                 self.fs.call_s3("delete_object", Bucket=bucket, Key=key, IfMatch=version)
                 return True
@@ -340,16 +347,25 @@ class FsspecBackend(StorageBackend):
                                  **getattr(self.fs, "_timeout_kwargs", {}))
 
     async def _gcs_put(self, bucket: str, key: str, data: bytes, generation: str) -> str:
+        import json
+        import secrets
         from urllib.parse import quote
 
+        # a multipart upload, as gcsfs makes for mode="create": GCS honours ifGenerationMatch
+        # on every upload type, fake-gcs-server (1.54) only on this one
+        boundary = secrets.token_hex(16)
+        body = (
+            f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n"
+            f"{json.dumps({'name': key})}\r\n"
+            f"--{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n"
+        ).encode() + data + f"\r\n--{boundary}--".encode()
         out = await self.fs._call(
             "POST",
             f"{self.fs._location}/upload/storage/v1/b/{quote(bucket, safe='')}/o",
-            uploadType="media",
-            name=key,
+            uploadType="multipart",
             ifGenerationMatch=generation,
-            data=data,
-            headers={"Content-Type": "application/octet-stream"},
+            headers={"Content-Type": f'multipart/related; boundary="{boundary}"'},
+            data=body,
             json_out=True,
         )
         return str(out["generation"])
@@ -370,6 +386,27 @@ class FsspecBackend(StorageBackend):
         raise StorageError(
             f"gcs object gs://{bucket}/{key} kept changing while it was read; try again",
             transient=True,
+        )
+
+
+@functools.cache
+def _s3_accepts(operation: str, param: str) -> bool:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("s3")
+    return param in model.operation_model(operation).input_shape.members
+
+
+def _need_s3_param(operation: str, param: str) -> None:
+    """Refuse when botocore does not know a condition: s3fs would drop it without a word."""
+    if not _s3_accepts(operation, param):
+        import botocore
+
+        raise StorageError(
+            f"this s3 backend cannot hold a lease: botocore {botocore.__version__} does not "
+            f"know {operation}'s {param} (S3 conditional writes); upgrade s3fs / aiobotocore "
+            "so that a newer botocore comes with them",
+            transient=False,
         )
 
 

@@ -8,21 +8,25 @@ the run, and the note below must be updated.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pytest
 
 from foundry_dsl import ir
 from foundry_dsl.errors import StorageError
 from foundry_dsl.storage.backends import FsspecBackend, backend_for
+from foundry_dsl.storage.base import StorageBackend
 from foundry_dsl.storage.lease import (
     Holder,
     Lease,
@@ -35,7 +39,7 @@ from foundry_dsl.storage.lease import (
     lease_path,
     try_acquire,
 )
-from tests.fixtures.storage_services import REPO, Service, make_pipeline
+from tests.fixtures.storage_services import REPO, Service, free_port, make_pipeline, s3_storage
 from tests.storage.memory_backend import MemoryBackend
 
 T = TypeVar("T")
@@ -114,10 +118,8 @@ def leases() -> Iterator[list[Lease]]:
     taken: list[Lease] = []
     yield taken
     for lease in taken:
-        try:
+        with contextlib.suppress(StorageError):
             lease.release()
-        except StorageError:
-            pass
 
 
 @pytest.fixture(params=["local", "s3", "azure", "gcs"])
@@ -211,6 +213,18 @@ def test_delete_if_at_the_current_version_deletes(object_store: FsspecBackend) -
     assert v1 is not None
     assert object_store.delete_if(PATH, v1) is True
     assert object_store.read_versioned(PATH) is None
+
+
+def test_s3_refuses_a_lease_when_botocore_does_not_know_the_conditions(
+    moto_s3: Service, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # s3fs drops parameters its botocore does not know, which would make every write
+    # unconditional without a word
+    from foundry_dsl.storage import backends
+
+    monkeypatch.setattr(backends, "_s3_accepts", lambda operation, param: False)
+    with pytest.raises(StorageError, match=r"cannot hold a lease: botocore .* IfNoneMatch"):
+        acquire(build(moto_s3, prefix), SCOPE, holder("r1"))
 
 
 def test_a_backend_without_conditional_writes_cannot_hold_a_lease() -> None:
@@ -352,45 +366,111 @@ def test_current_holder_of_an_expired_lease_is_none(
     assert current_holder(object_store, SCOPE, clock=Clock(T0 + TTL + 1)) is None
 
 
-def test_of_two_runs_taking_an_expired_lease_exactly_one_wins(
-    request: pytest.FixtureRequest, object_store: FsspecBackend, service_for: Callable[[], Service],
-    prefix: str,
-) -> None:
-    needs(request, object_store, "create_if_absent", "replace_if")
-    for round_ in range(int(os.environ.get("LEASE_ROUNDS", "10"))):
-        scope = f"{SCOPE}/dt=round-{round_}"
-        old = acquire(object_store, scope, holder("run-old"), clock=Clock(T0))
-        # each contender is its own run: its own backend (filesystem, connections)
-        contenders = [build(service_for(), prefix) for _ in range(2)]
-        barrier = threading.Barrier(2)
-        won: list[Lease | None] = [None, None]
+class ReadsTogether:
+    """A run's backend whose first read of the lease waits until the other run has read it.
 
-        def contend(i: int, scope: str = scope) -> None:
-            barrier.wait()
-            won[i] = try_acquire(contenders[i], scope, holder(f"run-{i}"),
+    Both runs then judge the same expired version before either writes, and both try to
+    take it over with a write conditional on that version: only the store decides.
+    """
+
+    def __init__(self, backend: FsspecBackend, barrier: threading.Barrier) -> None:
+        self._backend = backend
+        self._barrier = barrier
+        self.armed = True
+
+    def read_versioned(self, path: str) -> tuple[bytes, str] | None:
+        found = self._backend.read_versioned(path)
+        if self.armed:
+            self.armed = False
+            self._barrier.wait(timeout=60)
+        return found
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+
+def race(backends: list[ReadsTogether], scope: str) -> list[Lease | None]:
+    """Each backend's run tries to take ``scope`` at once, its clock past the old lease's expiry."""
+    won: list[Lease | None] = [None] * len(backends)
+    failed: list[BaseException] = []
+
+    def contend(i: int) -> None:
+        try:
+            won[i] = try_acquire(cast(StorageBackend, backends[i]), scope, holder(f"run-{i}"),
                                  clock=Clock(T0 + TTL + 1))
+        except BaseException as exc:
+            failed.append(exc)
 
-        threads = [threading.Thread(target=contend, args=(i,)) for i in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+    threads = [threading.Thread(target=contend, args=(i,)) for i in range(len(backends))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for backend in backends:
+        backend.armed = False  # later reads (release, check) go straight through
+    assert failed == []
+    return won
+
+
+@pytest.fixture(scope="module")
+def moto_one_at_a_time(moto_s3: Service) -> Iterator[Service]:
+    """A second, single-threaded server over the same moto state, for the race below.
+
+    moto (5.2.1, and 5.2.5 the newest) checks If-Match / If-None-Match and then writes,
+    without a lock, on a threaded server: two conditional PUTs that arrive together can
+    both succeed (seen with this test under load, about one round in fifty). S3 itself
+    decides conditional writes to one key one at a time, as a server that handles one
+    request at a time does; the shared ``moto_s3`` fixture starts a threaded one.
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    port = free_port()
+    server = make_server("127.0.0.1", port, DomainDispatcherApplication(create_backend_app),
+                         threaded=False)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv(ENV_RACE_ENDPOINT, endpoint)
+            yield Service("s3", endpoint, lambda prefix: s3_storage(prefix, ENV_RACE_ENDPOINT),
+                          moto_s3.secrets)
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+ENV_RACE_ENDPOINT = "FOUNDRY_TEST_S3_RACE_ENDPOINT"
+
+
+@pytest.fixture(params=["s3", "azure", "gcs"])
+def race_service(request: pytest.FixtureRequest) -> Service:
+    name = {"s3": "moto_one_at_a_time", "azure": "azurite", "gcs": "gcs_emulator"}
+    service: Service = request.getfixturevalue(name[request.param])
+    return service
+
+
+def test_of_two_runs_taking_an_expired_lease_exactly_one_wins(
+    request: pytest.FixtureRequest, race_service: Service, prefix: str
+) -> None:
+    store = build(race_service, prefix)
+    needs(request, store, "create_if_absent", "replace_if")
+    for round_ in range(10):
+        scope = f"{SCOPE}/dt=round-{round_}"
+        old = acquire(store, scope, holder("run-old"), clock=Clock(T0))
+        barrier = threading.Barrier(2)
+        # each contender is its own run: its own backend (filesystem, connections)
+        won = race([ReadsTogether(build(race_service, prefix), barrier) for _ in range(2)], scope)
         winners = [lease for lease in won if lease is not None]
         try:
             assert len(winners) == 1, f"round {round_}: {len(winners)} runs took the lease"
-            assert current_holder(object_store, scope, clock=Clock(T0 + TTL + 1)) == \
-                winners[0].holder
+            assert current_holder(store, scope, clock=Clock(T0 + TTL + 1)) == winners[0].holder
             with pytest.raises(LeaseLost):
                 old.check()
         finally:
             for lease in (*winners, old):
                 lease.release()
-
-
-@pytest.fixture
-def service_for(request: pytest.FixtureRequest, object_store: FsspecBackend) -> Callable[[], Service]:
-    name = {"s3": "moto_s3", "azure": "azurite", "gcs": "gcs_emulator"}[object_store.backend_type]
-    return lambda: request.getfixturevalue(name)
 
 
 def test_renew_extends_the_lease_in_the_store(
@@ -480,21 +560,17 @@ def test_an_unreadable_lease_object_is_held_not_taken_over(
 def test_the_renewal_thread_renews_the_lease(
     object_store: FsspecBackend, leases: list[Lease]
 ) -> None:
-    lease = take(leases, object_store, holder("run-first"), ttl=0.6)
+    lease = take(leases, object_store, holder("run-first"), ttl=3.0)
     assert isinstance(lease, ObjectLease)
     first = lease.version
-    renewed = threading.Event()
-
-    def watch() -> None:
-        # ordered by what the store holds, not by a sleep: wait for a new version to land
-        while not renewed.is_set():
-            found = object_store.read_versioned(lease_path(SCOPE, local=False))
-            if found is not None and found[1] != first and found[1] == lease.version:
-                renewed.set()
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    assert renewed.wait(60), "the lease was never renewed"
+    path = lease_path(SCOPE, local=False)
+    # ordered by what the store holds: wait for the thread's write to land (the deadline
+    # only stops a broken thread from hanging the run)
+    deadline = time.monotonic() + 60
+    while (found := object_store.read_versioned(path)) is not None and found[1] == first:
+        assert time.monotonic() < deadline, "the lease was never renewed"
+    assert found is not None
+    assert json.loads(found[0])["holder"]["run_id"] == "run-first"
     lease.check()
 
 
@@ -590,12 +666,26 @@ def test_a_deleted_lock_file_makes_check_raise_lease_lost(
         lease.check()
 
 
-def test_lease_held_names_the_current_holder_not_an_earlier_one(
+def test_a_replaced_lock_file_makes_check_raise_lease_lost(
     local: FsspecBackend, leases: list[Lease]
 ) -> None:
-    long_name = Holder(run_id="run-with-a-much-longer-id-" + "x" * 200, host="h", pid=1,
-                       started_at="2027-01-15T07:00:00Z", pipeline="shop.orders")
-    take(leases, local, long_name).release()
+    lease = take(leases, local, holder("run-first"))
+    os.unlink(lease.where)
+    Path(lease.where).write_text("")
+    with pytest.raises(LeaseLost, match="replaced"):
+        lease.check()
+
+
+def test_lease_held_names_the_current_holder_not_a_dead_one(
+    local: FsspecBackend, leases: list[Lease]
+) -> None:
+    # a run killed while holding the lock leaves its (longer) name in the file
+    dead = Holder(run_id="run-killed-" + "x" * 200, host="h", pid=1,
+                  started_at="2027-01-15T07:00:00Z", pipeline="shop.orders")
+    assert local.local_root is not None
+    path = Path(local.local_root, *lease_path(SCOPE, local=True).split("/"))
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"holder": dead.to_json()}))
     take(leases, local, holder("run-short"))
     with pytest.raises(LeaseHeld) as info:
         take(leases, local, holder("run-third"))
