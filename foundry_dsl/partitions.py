@@ -102,6 +102,12 @@ def partition_path(levels: list[tuple[str, str]]) -> str:
     return "".join(f"{k}={v}/" for k, v in levels)
 
 
+def committed_name(index: int, fmt: str) -> str:
+    """How a committed file is named, for plans: each commit tags its files
+    (``part-0001-<tag>.parquet``, 8 hex digits) so two commits never share a name."""
+    return file_name(index, fmt).replace(".", "-<tag>.", 1)
+
+
 def file_name(index: int, fmt: str) -> str:
     """``part-0001.parquet`` for the first file (1-based, at least four digits)."""
     return f"part-{index:04d}.{EXTENSIONS[fmt]}"

@@ -23,7 +23,7 @@ from foundry_dsl.partitions import (
     METADATA_FILE,
     RunInputs,
     batch_id_for,
-    file_name,
+    committed_name,
     partition_levels,
     partition_path,
 )
@@ -160,7 +160,7 @@ def task_graph(p: ir.Pipeline, path: str, parts: int | None) -> TaskGraph:
             {
                 "format": fmt,
                 "compression": compression_for(fmt, p),
-                "files": f"{file_name(1, fmt).replace('0001', 'NNNN')}",
+                "files": committed_name(1, fmt).replace("0001", "NNNN"),
             },
             dynamic=True,
         )

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from foundry_dsl import __version__
-from foundry_dsl.partitions import METADATA_FILE, file_name
+from foundry_dsl.partitions import METADATA_FILE, committed_name
 from foundry_dsl.plan import PipelinePlan, Plan, describe_source, estimate_json
 from foundry_dsl.planner import compression_for
 
@@ -71,7 +71,7 @@ def pipeline_to_json(pp: PipelinePlan, estimated: bool = False) -> dict[str, Any
         },
         "files": {
             "formats": [
-                {"format": f, "compression": compression_for(f, p), "first": file_name(1, f)}
+                {"format": f, "compression": compression_for(f, p), "first": committed_name(1, f)}
                 for f in pp.formats
             ],
             "count": None,  # known only while running: one file per chunk and format

@@ -16,7 +16,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from foundry_dsl.partitions import METADATA_FILE, file_name
+from foundry_dsl.partitions import METADATA_FILE, committed_name
 from foundry_dsl.plan import PipelinePlan, Plan, describe_ranges, describe_source
 from foundry_dsl.planner import compression_for
 from foundry_dsl.render.graph_text import chain
@@ -101,7 +101,7 @@ def _tree(pp: PipelinePlan, style: str) -> Text:
         text.append(f"{'  ' * depth}{k}={v}/\n")
     pad = "  " * (depth + 1)
     for fmt in pp.formats:
-        text.append(f"{pad}{file_name(1, fmt)} ...", style)
+        text.append(f"{pad}{committed_name(1, fmt)} ...", style)
         text.append(" one per chunk\n", "dim")
     text.append(f"{pad}{METADATA_FILE}", style)
     text.append(" written last: the commit marker", "dim")

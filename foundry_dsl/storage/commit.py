@@ -197,7 +197,9 @@ class PartitionCommitter:
                 f"partition {self.partition_path}: cannot upload '{name}': names starting "
                 "with '_' or '.' are reserved (readers skip them)"
             )
-        final = name if self._local else _tagged_name(name, self.tag)
+        # a name of its own per commit, on every backend: a reader whose listing straddles a
+        # commit then fails to open a file (and reads again) instead of mixing two commits
+        final = _tagged_name(name, self.tag)
         with self._lock:
             self._expect_open("upload")
             if name in self._files:

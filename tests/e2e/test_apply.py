@@ -7,6 +7,7 @@ with hive_partitioning, row for row equal to the source.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -53,7 +54,7 @@ def test_files_rotate_at_max_rows_and_metadata_lists_them(tmp_path: Path) -> Non
     assert foundry(tmp_path, "apply", "pipeline.bronze", "--date", DATE, "--at", AT).returncode == 0
     meta = metadata(tmp_path / "out" / PARTITIONS["date"][0])
     assert meta is not None
-    assert [(f["name"], f["rows"]) for f in meta["files"]] == [
+    assert [(re.sub(r"-[0-9a-f]{8}\.", ".", f["name"]), f["rows"]) for f in meta["files"]] == [
         ("part-0001.parquet", 500),
         ("part-0002.parquet", 500),
         ("part-0003.parquet", 200),

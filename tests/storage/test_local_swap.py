@@ -170,7 +170,7 @@ def test_staging_lives_outside_the_table_folder_until_the_swap(
         "dt=2025-01-12", "dt=2025-01-12/_metadata.json"
     ]
     staged = root / "_foundry" / "staging" / PARTITION / f"attempt-{committer.tag}"
-    assert sorted(p.name for p in staged.iterdir()) == ["part-0001.parquet"]
+    assert sorted(p.name for p in staged.iterdir()) == [f"part-0001-{committer.tag}.parquet"]
 
 
 def test_replacing_a_date_partition_keeps_its_hour_partitions(tmp_path: Path) -> None:
