@@ -203,6 +203,7 @@ class PipelineRun:
                 if stream.cursors
                 else None
             )
+            self.task = "commit"
             self._check_window(window, new_cursor)
             self._check_not_emptying(stream.rows, committed)
             metadata = self._metadata(stream, files, new_cursor, started, t_stream)
