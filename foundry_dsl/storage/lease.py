@@ -484,7 +484,7 @@ def _attempt_local(path: str, scope: str, holder: Holder) -> Lease | LeaseHeld:
     fd = _open_lock_file(path)
     try:
         if not _lock_exclusive(fd):
-            return LeaseHeld(scope, _read_holder(fd), where=path)
+            return LeaseHeld(scope, _holder_after_lock(fd), where=path)
         # ours: record who we are so a second run can say who holds it
         data = json.dumps({"holder": holder.to_json()}).encode()
         os.ftruncate(fd, 0)
@@ -516,6 +516,28 @@ def _lock_exclusive(fd: int) -> bool:
         fcntl.flock(fd, fcntl.LOCK_UN)
         time.sleep(0.001)  # only someone looking: try again
     return False
+
+
+def _holder_after_lock(fd: int) -> Holder | None:
+    """The holder's name, read once the holder has had time to write it.
+
+    The winner locks first and writes its name a moment later (over the name of the
+    run before it, which never deletes the file), so a name read at once may be
+    missing or a dead run's. Only the message depends on it; the lock decided.
+    """
+    holder = None
+    for attempt in range(_NAME_POLLS):
+        time.sleep(_NAME_POLL_SECONDS)
+        holder = _read_holder(fd)
+        if holder is not None and attempt >= _NAME_SETTLE_POLLS:
+            break
+    return holder
+
+
+#: how a losing run waits for the winner's name: at least 50 ms, at most 1 s
+_NAME_POLL_SECONDS = 0.01
+_NAME_SETTLE_POLLS = 4
+_NAME_POLLS = 100
 
 
 def _read_holder(fd: int) -> Holder | None:
