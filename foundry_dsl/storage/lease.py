@@ -54,6 +54,7 @@ import secrets
 import socket
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -170,7 +171,7 @@ class LeaseLost(StorageError):
 # --- the lease ----------------------------------------------------------------------------
 
 
-class Lease:
+class Lease(ABC):
     """This run's hold on a scope; a context manager whose exit releases it."""
 
     holder: Holder
@@ -178,13 +179,13 @@ class Lease:
     #: where the lease lives, for messages: the lock file or the object's URL
     where: str
 
+    @abstractmethod
     def check(self) -> None:
         """Raise :class:`LeaseLost` unless this run still holds the scope."""
-        raise NotImplementedError
 
+    @abstractmethod
     def release(self) -> None:
         """Give the scope up. Idempotent; a lease already lost is left to its new holder."""
-        raise NotImplementedError
 
     def __enter__(self) -> Lease:
         return self

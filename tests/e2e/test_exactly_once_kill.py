@@ -588,7 +588,8 @@ class Reader(threading.Thread):
         self.stale = 0  # listings a commit replaced before the files were opened: read again
 
     def count(self) -> int:
-        raise NotImplementedError
+        """One read of the table: its row count (each reader kind reads its own way)."""
+        raise TypeError(f"{type(self).__name__} must say how it counts")
 
     def run(self) -> None:
         while not self.stop.is_set():
