@@ -8,7 +8,7 @@ so its peak RSS is its own:
   floor     requests + orjson: fetch and parse every page, write nothing
   naive     requests → .json() → Table.from_pylist → ParquetWriter, page by page
   foundry   ``foundry apply`` on a generated pipeline, landing Parquet
-            (falls back to ApiExtractor → foundry_dsl.io writers when apply fails,
+            (falls back to ApiExtractor → foundry_dsl.write writers when apply fails,
             and says so)
 
     python bench/bench_api.py                          # 1M records, then 3M for RSS
@@ -161,16 +161,16 @@ def _source(url: str, paginate: str):  # type: ignore[no-untyped-def]
 
 
 def _direct(url: str, paginate: str, out: str) -> int:
-    """ApiExtractor → 100k-row chunks → foundry_dsl.io.writers, written in a thread."""
+    """ApiExtractor → 100k-row chunks → foundry_dsl.write.writers, written in a thread."""
     import datetime as dt
     from concurrent.futures import ThreadPoolExecutor
 
     import pyarrow as pa
 
     from foundry_dsl import ir
-    from foundry_dsl.io.writers import write_file
     from foundry_dsl.sources.api import ApiExtractor
     from foundry_dsl.sources.base import ExtractContext, NewCursor
+    from foundry_dsl.write.writers import write_file
 
     src = _source(url, paginate)
     pipeline = ir.Pipeline(system="bench", table="api", platform=ir.Platform(name="b"), source=src)
@@ -241,7 +241,7 @@ def run_apply(url: str, paginate: str, out: str) -> dict[str, object] | None:
     lake = os.path.join(out, "lake")
     pipeline = os.path.join(out, "bench.bronze")
     Path(pipeline).write_text(PIPELINE.format(lake=lake, url=url, source=SOURCES[paginate]))
-    cmd = [sys.executable, "-m", "foundry_dsl.cli", "apply", pipeline, "--date", "2024-01-02",
+    cmd = [sys.executable, "-m", "foundry_dsl.cli.main", "apply", pipeline, "--date", "2024-01-02",
            "--log-format", "json"]
     log_path = os.path.join(out, "apply.log")
     start = time.perf_counter()

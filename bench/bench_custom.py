@@ -65,10 +65,10 @@ def child(rows: int, out: Path, workers: int) -> None:
 
     from foundry_dsl.executor.jobs import WriteJob
     from foundry_dsl.executor.streams import FileWriters
-    from foundry_dsl.io.chunker import Chunker
-    from foundry_dsl.io.convert import to_table
-    from foundry_dsl.io.schema import BatchSchema
-    from foundry_dsl.io.writers import FileInfo
+    from foundry_dsl.write.chunker import Chunker
+    from foundry_dsl.write.convert import to_table
+    from foundry_dsl.write.schema import BatchSchema
+    from foundry_dsl.write.writers import FileInfo
 
     schema = BatchSchema()
     chunker = Chunker(0, 8 * MB, fmt="parquet", compression="snappy", lanes=workers, scratch_dir=str(out))

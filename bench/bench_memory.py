@@ -146,7 +146,7 @@ pipeline bench.rows {{
 TRACER = """
 import os, sys, threading, time
 import pyarrow as pa
-from foundry_dsl.cli import main
+from foundry_dsl.cli.main import main
 
 peak = {"arrow": 0, "rss": 0}
 done = threading.Event()

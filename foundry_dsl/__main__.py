@@ -2,6 +2,6 @@ from __future__ import annotations
 
 import sys
 
-from foundry_dsl.cli import main
+from foundry_dsl.cli.main import main
 
 sys.exit(main())

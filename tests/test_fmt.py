@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from foundry_dsl.errors import ConfigError, Position
-from foundry_dsl.fmt import format_file, format_text
-from foundry_dsl.frontends import syntax
-from foundry_dsl.frontends.bronze_syntax import parse
+from foundry_dsl.frontends.bronze import tree as syntax
+from foundry_dsl.frontends.bronze.parser import parse
+from foundry_dsl.frontends.fmt import format_file, format_text
 
 F = "t.bronze"
 NOWHERE = Position("", 0, 0)

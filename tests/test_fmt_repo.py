@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from foundry_dsl import ir
-from foundry_dsl.compile import load
-from foundry_dsl.fmt import format_text
+from foundry_dsl.frontends.fmt import format_text
+from foundry_dsl.frontends.load import load
 
 REPO = Path(__file__).resolve().parents[1]
 FILES = sorted([*(REPO / "pipelines").rglob("*.bronze"), *(REPO / "stdlib").rglob("*.bronze")])

@@ -15,7 +15,7 @@ HEAVY = ["duckdb", "pyarrow", "fsspec", "requests", "lark", "pydantic", "yaml", 
 def test_help_imports_no_heavy_library() -> None:
     code = (
         "import sys, json, contextlib, io\n"
-        "from foundry_dsl.cli import main\n"
+        "from foundry_dsl.cli.main import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    main(['--help']) if False else main([])\n"
         f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from foundry_dsl.errors import ConfigError, Position
-from foundry_dsl.frontends import syntax
-from foundry_dsl.frontends.bronze_syntax import parse
+from foundry_dsl.frontends.bronze import tree as syntax
+from foundry_dsl.frontends.bronze.parser import parse
 
 F = "t.bronze"
 
@@ -353,7 +353,7 @@ def test_hash_inside_string_is_not_a_comment() -> None:
 
 
 def test_importing_the_parser_does_not_import_lark() -> None:
-    code = "import sys, foundry_dsl.frontends.bronze_syntax; print('lark' in sys.modules)"
+    code = "import sys, foundry_dsl.frontends.bronze.parser; print('lark' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from foundry_dsl.errors import ConfigError
-from foundry_dsl.frontends import syntax
-from foundry_dsl.frontends.bronze_syntax import parse
+from foundry_dsl.frontends.bronze import tree as syntax
+from foundry_dsl.frontends.bronze.parser import parse
 
 F = "t.bronze"
 

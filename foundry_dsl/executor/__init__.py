@@ -1,1 +1,1 @@
-"""Runtime: executors run a :class:`~foundry_dsl.plan.Plan` (``base`` is the interface)."""
+"""Runtime: executors run a :class:`~foundry_dsl.planner.plan.Plan` (``base`` is the interface)."""

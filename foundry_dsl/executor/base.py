@@ -1,6 +1,6 @@
 """Runtime layer: the executor interface and what a run hands back.
 
-An executor takes the :class:`~foundry_dsl.plan.Plan` that ``foundry plan``
+An executor takes the :class:`~foundry_dsl.planner.plan.Plan` that ``foundry plan``
 renders, runs every pipeline's task graph, and hands on one
 :class:`PipelineResult` per pipeline. A failed pipeline never stops the
 others. The local thread executor (``local.py``) is the first implementation;
@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from foundry_dsl.plan import Plan
+from foundry_dsl.planner.plan import Plan
 
 Status = Literal["succeeded", "failed"]
 

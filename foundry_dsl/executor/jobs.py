@@ -24,14 +24,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from foundry_dsl import ir
-from foundry_dsl.partitions import file_name
+from foundry_dsl.planner.partitions import file_name
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     import pyarrow as pa
 
-    from foundry_dsl.io.writers import FileInfo
+    from foundry_dsl.write.writers import FileInfo
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class WriteJob:
 
 def write_chunk(job: WriteJob, table: pa.Table) -> list[FileInfo]:
     """Write one chunk in every format of the pipeline; one FileInfo per file."""
-    from foundry_dsl.io.writers import write_file
+    from foundry_dsl.write.writers import write_file
 
     return [
         write_file(table, job.local_path(fmt), fmt, compression)  # type: ignore[arg-type]
@@ -62,7 +62,7 @@ def write_stream(
     job: WriteJob, fmt: str, compression: str, schema: pa.Schema, tables: Iterable[pa.Table]
 ) -> FileInfo:
     """Write one format of the job's file from ``tables``, streamed as they come."""
-    from foundry_dsl.io import writers
+    from foundry_dsl.write import writers
 
     return writers.write_stream(tables, schema, job.local_path(fmt), fmt, compression)
 
@@ -76,7 +76,7 @@ def repack_files(
     to ``schema``; the files of the other jobs are removed. Per output job, one
     FileInfo per format.
     """
-    from foundry_dsl.io.writers import repack
+    from foundry_dsl.write.writers import repack
 
     outs = jobs[: len(counts)]
     per_format = [
@@ -95,6 +95,6 @@ def repack_files(
 
 def rewrite_chunk(job: WriteJob, schema: pa.Schema) -> list[FileInfo]:
     """Conform the chunk's files to the batch's final, wider schema (in place)."""
-    from foundry_dsl.io.writers import rewrite
+    from foundry_dsl.write.writers import rewrite
 
     return [rewrite(job.local_path(fmt), fmt, schema, compression) for fmt, compression in job.formats]

@@ -2,7 +2,7 @@
 
 Two levels of parallelism, as in the original tool: ``parallel`` pipelines at
 once (``foundry apply --parallel N``), and inside each pipeline ``run.workers``
-chunk writers (:mod:`foundry_dsl.executor.pipeline_run`). A pipeline that
+chunk writers (:mod:`foundry_dsl.executor.run`). A pipeline that
 fails is reported and the others go on. Hands on a
 :class:`~foundry_dsl.executor.base.RunResult`, one result per pipeline in plan order.
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from foundry_dsl.executor.base import Executor, Progress, RunResult, SilentProgress
-from foundry_dsl.executor.pipeline_run import PipelineRun
-from foundry_dsl.plan import Plan
+from foundry_dsl.executor.run import PipelineRun
+from foundry_dsl.planner.plan import Plan
 
 
 class LocalExecutor(Executor):

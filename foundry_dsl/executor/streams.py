@@ -22,7 +22,7 @@ memory than narrow ones: :class:`ByteQueue` is a FIFO queue bounded in bytes
 :func:`batch_slices` cuts an extractor's oversized batch into slices of
 ``SPLIT_BYTES`` before it is queued. A file in flight thus costs at most
 ``FEED_BYTES`` per format plus DuckDB's row group (``ROW_GROUP_BYTES`` of
-:mod:`foundry_dsl.io.writers`, about five times that while DuckDB encodes it).
+:mod:`foundry_dsl.write.writers`, about five times that while DuckDB encodes it).
 
 Hands on one :class:`Written` per file, with how the file ended: a file that
 ended ``"full"`` is uploaded at once; one that ended ``"early"`` (the end of
@@ -46,8 +46,8 @@ from foundry_dsl.executor.jobs import WriteJob, write_stream
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from foundry_dsl.io.chunker import Piece
-    from foundry_dsl.io.writers import FileInfo
+    from foundry_dsl.write.chunker import Piece
+    from foundry_dsl.write.writers import FileInfo
 
 #: slices waiting per format of a file in flight
 FEED_DEPTH = 2
@@ -117,7 +117,7 @@ class ByteQueue(Generic[T]):
 
 
 def _batch_bytes(batch: Any) -> int:
-    from foundry_dsl.io.convert import batch_bytes
+    from foundry_dsl.write.convert import batch_bytes
 
     return batch_bytes(batch)
 
@@ -138,7 +138,7 @@ def extract_queue(parts: int) -> ByteQueue[tuple[str, Any, Any]]:
 
 def batch_slices(batch: Any, max_bytes: int = SPLIT_BYTES) -> Iterator[Any]:
     """An extractor's batch as slices of at most ``max_bytes``, to queue one by one."""
-    from foundry_dsl.io.convert import split_batch
+    from foundry_dsl.write.convert import split_batch
 
     return split_batch(batch, max_bytes)
 

@@ -59,7 +59,7 @@ class ApiExtractor(Extractor):
         return sorted(found)
 
     def extract(self, ctx: ExtractContext, part: int = 0) -> Iterator[Batch | NewCursor]:
-        from foundry_dsl.sources.http.retry import HttpClient
+        from foundry_dsl.sources.http.client import HttpClient
 
         src = self.source
         client = HttpClient(src, ctx.pipeline.name)
@@ -119,7 +119,7 @@ class ApiExtractor(Extractor):
                     continue
 
         def produce() -> None:
-            from foundry_dsl.sources.http.retry import Cancelled
+            from foundry_dsl.sources.http.client import Cancelled
 
             try:
                 runner = _indexed if pager.indexed else _sequential
@@ -154,14 +154,14 @@ def page_to_arrow(records: list[dict[str, Any]]) -> Any:
 
     Column by column is about twice as fast as Arrow's struct inference over
     whole records. A column Arrow refuses (mixed types) sends the page to
-    :func:`foundry_dsl.io.convert.to_table`, so widening follows one set of rules.
+    :func:`foundry_dsl.write.convert.to_table`, so widening follows one set of rules.
     """
     import pyarrow as pa
 
     try:
         arrays, names = _columns(records, pa)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        from foundry_dsl.io.convert import to_table
+        from foundry_dsl.write.convert import to_table
 
         return to_table(records)
     return pa.RecordBatch.from_arrays(arrays, names=names)
@@ -287,8 +287,8 @@ def _within(records: list[dict[str, Any]], field: str, until: str) -> list[dict[
     """The records whose incremental field is not past ``until``: a replayed window's
     rows only, whether or not the API took an upper bound (records without the
     field stay, as they would in any run)."""
+    from foundry_dsl.planner.windows import past
     from foundry_dsl.sources.http.records import compile_path, get_path
-    from foundry_dsl.windows import past
 
     steps = compile_path(field)
     return [r for r in records

@@ -418,7 +418,7 @@ def _is_batch(item: Any) -> bool:
 
 def _slices(records: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
     """Records in slices of at most ``RECORDS_PER_BATCH`` and about ``RECORDS_BYTES``."""
-    from foundry_dsl.io.convert import estimate_bytes, value_bytes
+    from foundry_dsl.write.convert import estimate_bytes, value_bytes
 
     if isinstance(records, list):
         per = estimate_bytes(records) / max(1, len(records))

@@ -199,7 +199,7 @@ def test_bronze_extract_runs_the_original_yaml_configs(tmp_path: Path) -> None:
         "  run:\n    write_parquet: true\n    local_output_dir: out\n"
     )
     out = subprocess.run(
-        [sys.executable, "-m", "foundry_dsl.compat", "--config", "a.yaml", "--parallel-workers", "2", "--date", DATE],
+        [sys.executable, "-m", "foundry_dsl.cli.bronze_extract", "--config", "a.yaml", "--parallel-workers", "2", "--date", DATE],
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )
     assert out.returncode == 0, out.stderr + out.stdout

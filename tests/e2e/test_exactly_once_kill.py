@@ -112,21 +112,21 @@ class Ids(Extractor):
 '''
 
 #: test harness, never product code: phase events, a SIGKILL at one, a short S3 lease.
-#: ``run(argv)`` installs the hooks and runs ``foundry_dsl.cli.main``; the hooks only
+#: ``run(argv)`` installs the hooks and runs ``foundry_dsl.cli.main.main``; the hooks only
 #: observe (and kill): they change nothing a run does but, when asked, the lease ttl
 HARNESS = """
 import functools, importlib, os, signal, sys, threading, time
 
 #: what `foundry apply` imports, loaded once by the fork server before it forks runs
 PRELOAD = [
-    "foundry_dsl.cli", "foundry_dsl.commands.apply", "foundry_dsl.commands.plan",
-    "foundry_dsl.compile", "foundry_dsl.planner", "foundry_dsl.plan", "foundry_dsl.metadata",
-    "foundry_dsl.executor.local", "foundry_dsl.executor.pipeline_run",
-    "foundry_dsl.executor.streams", "foundry_dsl.executor.jobs", "foundry_dsl.executor.storage_api",
-    "foundry_dsl.io.chunker", "foundry_dsl.io.convert", "foundry_dsl.io.schema",
-    "foundry_dsl.io.writers", "foundry_dsl.sources.custom", "foundry_dsl.sources.sql.cursor",
+    "foundry_dsl.cli.main", "foundry_dsl.cli.commands.apply", "foundry_dsl.cli.commands.plan",
+    "foundry_dsl.frontends.load", "foundry_dsl.planner.build", "foundry_dsl.planner.plan", "foundry_dsl.executor.metadata",
+    "foundry_dsl.executor.local", "foundry_dsl.executor.run",
+    "foundry_dsl.executor.streams", "foundry_dsl.executor.jobs", "foundry_dsl.storage.api",
+    "foundry_dsl.write.chunker", "foundry_dsl.write.convert", "foundry_dsl.write.schema",
+    "foundry_dsl.write.writers", "foundry_dsl.sources.custom", "foundry_dsl.sources.sql.cursor",
     "foundry_dsl.storage.backends", "foundry_dsl.storage.commit", "foundry_dsl.storage.lease",
-    "foundry_dsl.state", "foundry_dsl.windows", "foundry_dsl.render.summary",
+    "foundry_dsl.storage.state", "foundry_dsl.planner.windows", "foundry_dsl.cli.render.summary",
     "duckdb", "pyarrow", "pyarrow.parquet", "s3fs", "rich.console",
 ]
 
@@ -145,7 +145,7 @@ def preload(folder):
     with open(path, "w") as fh:
         fh.write(WARM)
     try:
-        importlib.import_module("foundry_dsl.compile").load([path])
+        importlib.import_module("foundry_dsl.frontends.load").load([path])
     except Exception as exc:  # only a warm-up: the runs compile (and fail) on their own
         print(f"warm-up failed: {exc!r}", file=sys.stderr)
 
@@ -186,8 +186,8 @@ def install():
     _log = os.open(os.environ["KILLTEST_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     _die = os.environ.get("KILLTEST_DIE", "")
     event("start")
-    from foundry_dsl.executor import pipeline_run
-    from foundry_dsl.state import StateStore
+    from foundry_dsl.executor import run as pipeline_run
+    from foundry_dsl.storage.state import StateStore
     from foundry_dsl.storage import commit, lease
     from foundry_dsl.storage.backends import FsspecBackend
 
@@ -242,7 +242,7 @@ def install():
 
 def run(argv):
     install()
-    from foundry_dsl.cli import main
+    from foundry_dsl.cli.main import main
 
     try:
         return main(argv)

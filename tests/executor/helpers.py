@@ -10,7 +10,7 @@ from typing import Any
 from foundry_dsl import ir
 from foundry_dsl.executor.base import PipelineResult, RunResult
 from foundry_dsl.executor.local import LocalExecutor
-from foundry_dsl.planner import build_plan
+from foundry_dsl.planner.build import build_plan
 
 DATE = dt.date(2025, 1, 12)
 NEXT_DAY = dt.date(2025, 1, 13)  # a run into another partition

@@ -20,8 +20,8 @@ import pytest
 from foundry_dsl import ir
 from foundry_dsl.executor.base import SilentProgress
 from foundry_dsl.executor.local import LocalExecutor
-from foundry_dsl.planner import build_plan
-from foundry_dsl.windows import WindowRequest
+from foundry_dsl.planner.build import build_plan
+from foundry_dsl.planner.windows import WindowRequest
 from tests.executor.helpers import AT, custom_pipeline, only
 
 SOURCE = """
@@ -205,8 +205,8 @@ def test_allow_empty_lets_an_empty_result_replace_committed_rows(tmp_path: Path)
 def test_a_cursor_lost_after_the_commit_is_taken_from_the_commit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from foundry_dsl.executor import pipeline_run
-    from foundry_dsl.state import StateStore
+    from foundry_dsl.executor import run as pipeline_run
+    from foundry_dsl.storage.state import StateStore
 
     p = _pipeline(tmp_path)
     _source(tmp_path, 100)

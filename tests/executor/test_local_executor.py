@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from foundry_dsl.executor.jobs import WriteJob
-from foundry_dsl.executor.pipeline_run import staging_root
+from foundry_dsl.executor.run import staging_root
 from foundry_dsl.sources.base import ExtractContext, Extractor
 from tests.executor.helpers import AT, NEXT_DAY, apply, custom_pipeline, only, partition, rows
 
@@ -118,7 +118,7 @@ def test_the_stored_cursor_reaches_the_next_run(tmp_path: Path) -> None:
 
 def test_sources_name_their_cursor_env_variable() -> None:
     from foundry_dsl import ir
-    from foundry_dsl.state import cursor_env_name
+    from foundry_dsl.storage.state import cursor_env_name
 
     db = ir.DbSource(connection=ir.EnvRef(name="DSN"), query="select 1", cursor_env="ORDERS_CURSOR")
     api = ir.ApiSource(base_url="http://x", incremental=ir.ApiIncremental(field="u", param="since", cursor_env="C"))

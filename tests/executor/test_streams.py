@@ -20,9 +20,9 @@ from foundry_dsl.executor.streams import (
     batch_slices,
     extract_queue,
 )
-from foundry_dsl.io import chunker as chunker_module
-from foundry_dsl.io.chunker import Chunker
-from foundry_dsl.io.writers import FileInfo
+from foundry_dsl.write import chunker as chunker_module
+from foundry_dsl.write.chunker import Chunker
+from foundry_dsl.write.writers import FileInfo
 
 KB, MB = 2**10, 2**20
 
@@ -162,7 +162,7 @@ def test_a_feed_is_bounded_in_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_streamed_file_of_wide_rows_has_row_groups_bounded_in_bytes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("foundry_dsl.io.writers.ROW_GROUP_BYTES", 1 * MB)
+    monkeypatch.setattr("foundry_dsl.write.writers.ROW_GROUP_BYTES", 1 * MB)
     formats = (("parquet", "snappy"),)
 
     def make_job(index: int, schema: pa.Schema) -> WriteJob:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from foundry_dsl.compile import load
 from foundry_dsl.errors import ConfigError
+from foundry_dsl.frontends.load import load
 
 PLATFORM = """\
 platform dev {

@@ -14,8 +14,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from foundry_dsl.compile import load
 from foundry_dsl.errors import FoundryError
+from foundry_dsl.frontends.load import load
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = sorted((REPO / "pipelines").glob("*.bronze"))

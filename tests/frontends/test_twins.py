@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from foundry_dsl import ir
-from foundry_dsl.compile import load
+from foundry_dsl.frontends.load import load
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "tests" / "yaml" / "spec_examples"

@@ -7,10 +7,10 @@ import pickle
 import pytest
 
 from foundry_dsl import ir
+from foundry_dsl.cli.render.graph_text import chain, to_dot, to_mermaid
 from foundry_dsl.errors import PlanError
-from foundry_dsl.graph import Task, TaskGraph
-from foundry_dsl.planner import task_graph
-from foundry_dsl.render.graph_text import chain, to_dot, to_mermaid
+from foundry_dsl.planner.build import task_graph
+from foundry_dsl.planner.graph import Task, TaskGraph
 from tests.planner.helpers import pipeline
 
 

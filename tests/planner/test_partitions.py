@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from foundry_dsl.errors import PlanError
-from foundry_dsl.partitions import (
+from foundry_dsl.planner.partitions import (
     RunInputs,
     check_value,
     default_batch_id,

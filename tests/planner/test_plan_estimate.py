@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from foundry_dsl.plan import describe_ranges
+from foundry_dsl.planner.plan import describe_ranges
 from foundry_dsl.sources.db import DbExtractor
 from tests.planner.test_plan_cli import foundry
 from tests.sources.db_helpers import context, pipeline

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from foundry_dsl.errors import PlanError
-from foundry_dsl.windows import BackfillError, Window, WindowRequest, resolve
+from foundry_dsl.planner.windows import BackfillError, Window, WindowRequest, resolve
 
 D1 = "system=s/table=t/dt=2025-03-01/"
 D2 = "system=s/table=t/dt=2025-03-02/"

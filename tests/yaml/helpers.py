@@ -7,7 +7,7 @@ import textwrap
 from foundry_dsl import ir
 from foundry_dsl.errors import ConfigError, Diagnostic
 from foundry_dsl.frontends.lower import Lowering
-from foundry_dsl.frontends.yaml import compile_yaml
+from foundry_dsl.frontends.medallion.compile import compile_yaml
 
 # A small valid config that the tests change one mistake at a time.
 BASE = textwrap.dedent(

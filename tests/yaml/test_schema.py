@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from foundry_dsl.frontends.yaml_schema import schema
+from foundry_dsl.frontends.medallion.schema import schema
 from tests.yaml.helpers import BASE, change
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from foundry_dsl import ir
-from foundry_dsl.frontends.yaml_schema import schema
+from foundry_dsl.frontends.medallion.schema import schema
 from tests.yaml.helpers import compile_text
 
 EXAMPLES = Path(__file__).parent / "spec_examples"

@@ -5,5 +5,5 @@
 ``retry`` sends requests with a rate limit, retries and redaction,
 ``pagination`` decides each next request and when to stop, ``records`` parses
 a body and finds its records. Pages become Arrow in ``api.page_to_arrow``,
-which falls back to :func:`foundry_dsl.io.convert.to_table` for mixed types.
+which falls back to :func:`foundry_dsl.write.convert.to_table` for mixed types.
 """

@@ -1,6 +1,6 @@
 """Source layer, API: an :class:`~foundry_dsl.ir.Auth` → headers and query params.
 
-Hands :class:`~foundry_dsl.sources.http.retry.HttpClient` an
+Hands :class:`~foundry_dsl.sources.http.client.HttpClient` an
 :class:`Authenticator` that decorates every request, says which query params
 must be redacted, lists the secret values it has resolved (for redaction),
 and, for OAuth2, fetches, caches and refreshes the access token.
@@ -18,7 +18,7 @@ from foundry_dsl import ir
 from foundry_dsl.errors import ExtractError
 
 if TYPE_CHECKING:
-    from foundry_dsl.sources.http.retry import Response
+    from foundry_dsl.sources.http.client import Response
 
 # a token is renewed this long before it expires, so it never expires in flight
 EXPIRY_MARGIN = 5.0

@@ -1,6 +1,6 @@
 """Source layer, API: one HTTP exchange on pooled connections, nothing more.
 
-Hands :mod:`~foundry_dsl.sources.http.retry` a :class:`Response` or a
+Hands :mod:`~foundry_dsl.sources.http.client` a :class:`Response` or a
 :class:`TransportError` that says whether a retry may cure it. Built on
 urllib3 directly (the library under ``requests``): on a page-per-request
 workload ``requests``' own layers cost about as much Python time as parsing

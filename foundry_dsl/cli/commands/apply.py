@@ -1,0 +1,66 @@
+"""CLI layer: ``foundry apply FILE...``: execute the plan and land the data.
+
+Builds the same :class:`~foundry_dsl.planner.plan.Plan` that ``foundry plan`` shows
+and hands it to the local executor. Exit code 0 only when every pipeline
+succeeded; a summary table lists each pipeline's outcome.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from foundry_dsl.cli.commands.plan import add_run_arguments, build_from_args
+
+if TYPE_CHECKING:
+    from foundry_dsl.planner.plan import Plan
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_run_arguments(parser)
+    parser.add_argument(
+        "--parallel", type=int, default=1, metavar="N", help="pipelines run at once (default 1)"
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="text: progress on a terminal, log lines otherwise; json: one JSON object per line",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    plan = build_from_args(args, look_up_storage=False)
+    return execute(plan, parallel=args.parallel, log_format=args.log_format)
+
+
+def execute(plan: Plan, *, parallel: int, log_format: str) -> int:
+    """Run ``plan`` with progress and a summary; shared with ``bronze-extract``."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from foundry_dsl.cli.logs import LogProgress, RichProgress, secret_values, setup_logging
+    from foundry_dsl.cli.render.summary import summary_line, summary_table
+    from foundry_dsl.errors import PlanError
+    from foundry_dsl.executor.local import LocalExecutor
+
+    if parallel < 1:
+        raise PlanError("--parallel must be at least 1")
+    setup_logging(log_format, secret_values(p.pipeline for p in plan.pipelines))
+    executor = LocalExecutor(parallel)
+    err = Console(stderr=True, highlight=False)
+    if log_format == "text" and sys.stderr.isatty():
+        with RichProgress(err) as progress:
+            result = executor.execute(plan, progress)
+        for r in result.results:
+            if r.error:
+                # the message is text, never markup: task ids look like tags ("write[csv]")
+                err.print(Text.assemble(("error: ", "red"), r.error), soft_wrap=True)
+    else:
+        result = executor.execute(plan, LogProgress())
+    if log_format == "text":
+        out = Console(highlight=False)
+        out.print(summary_table(result))
+        out.print(summary_line(result))
+    return result.exit_code

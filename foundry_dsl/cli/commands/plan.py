@@ -1,0 +1,155 @@
+"""CLI layer: ``foundry plan FILE...``: show what apply would write, writing nothing.
+
+Also home of the run-input arguments (``--date``, ``--at``, ``--batch-id``,
+``--select``) that ``apply`` and ``graph`` share, so the three commands read
+their inputs the same way and build the same plan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from typing import TYPE_CHECKING
+
+from foundry_dsl.errors import ConfigError, PlanError
+
+if TYPE_CHECKING:
+    from foundry_dsl.planner.plan import Plan
+    from foundry_dsl.planner.windows import WindowRequest
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", metavar="FILE", help="pipeline files (.bronze or YAML)")
+    parser.add_argument("--date", help="logical run date, YYYY-MM-DD (default: today, UTC)")
+    parser.add_argument(
+        "--at", help="run time for hourly/timestamp partitions, ISO 8601 (default: now, UTC)"
+    )
+    parser.add_argument("--batch-id", help="batch id for batch_id partitions")
+    parser.add_argument(
+        "--select", nargs="+", metavar="SYSTEM.TABLE", help="only these pipelines"
+    )
+    window = parser.add_argument_group(
+        "incremental windows", "which cursors a run extracts (docs/commit-protocol.md)"
+    )
+    window.add_argument(
+        "--from", dest="window_from", metavar="CURSOR",
+        help="extract rows after this cursor (a backfill of a date older than the newest commit)",
+    )
+    window.add_argument(
+        "--to", dest="window_to", metavar="CURSOR", help="and up to this cursor, inclusive"
+    )
+    window.add_argument(
+        "--full-refresh", action="store_true", help="extract everything from the initial cursor"
+    )
+    window.add_argument(
+        "--allow-empty", action="store_true",
+        help="let an empty result replace a partition that holds rows",
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_run_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print the plan as JSON (docs/plan.md)")
+    parser.add_argument(
+        "--offline", action="store_true", help="do not look at storage for existing partitions"
+    )
+    parser.add_argument(
+        "--estimate",
+        action="store_true",
+        help="ask sources what they can say ahead of time (a query's MIN/MAX for its ranges); "
+        "connects to them",
+    )
+    parser.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 2 when the plan would write anything, 0 when it would not",
+    )
+
+
+def run_inputs(args: argparse.Namespace) -> tuple[dt.date, dt.datetime]:
+    """``--date`` and ``--at`` as values: the date defaults to the day of ``--at``."""
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    at = now
+    if args.at:
+        try:
+            at = dt.datetime.fromisoformat(args.at.replace("Z", "+00:00"))
+        except ValueError:
+            raise ConfigError.single(
+                f"--at {args.at!r} is not an ISO 8601 time", help="e.g. --at 2025-01-12T14:30:00Z"
+            ) from None
+        try:
+            at = at.replace(tzinfo=dt.timezone.utc) if at.tzinfo is None else at.astimezone(dt.timezone.utc)
+        except OverflowError:
+            # an offset that moves the time before year 1 or past 9999
+            raise ConfigError.single(
+                f"--at {args.at!r} is outside the years 1 to 9999 in UTC",
+                help="e.g. --at 2025-01-12T14:30:00Z",
+            ) from None
+    day = at.date()
+    if args.date:
+        try:
+            day = dt.date.fromisoformat(args.date)
+        except ValueError:
+            raise ConfigError.single(
+                f"--date {args.date!r} is not a date", help="use YYYY-MM-DD, e.g. --date 2025-01-12"
+            ) from None
+    return day, at
+
+
+def build_from_args(args: argparse.Namespace, look_up_storage: bool, estimate: bool = False) -> Plan:
+    from foundry_dsl.frontends.load import load
+    from foundry_dsl.planner.build import build_plan
+
+    project = load(args.files)
+    day, at = run_inputs(args)
+    pipelines = project.pipelines
+    if args.select:
+        known = {p.name for p in pipelines}
+        unknown = [s for s in args.select if s not in known]
+        if unknown:
+            from foundry_dsl.errors import did_you_mean
+
+            hint = did_you_mean(unknown[0], known)
+            raise PlanError(
+                f"--select {unknown[0]}: no such pipeline in {', '.join(args.files)}"
+                + (f"; {hint}" if hint else f" (pipelines: {', '.join(sorted(known))})")
+            )
+        pipelines = tuple(p for p in pipelines if p.name in set(args.select))
+    return build_plan(pipelines, day, at, args.batch_id, look_up_storage=look_up_storage,
+                      estimate=estimate, request=window_request(args))
+
+
+def window_request(args: argparse.Namespace) -> WindowRequest:
+    from foundry_dsl.planner.windows import WindowRequest
+
+    return WindowRequest(
+        start=getattr(args, "window_from", None),
+        end=getattr(args, "window_to", None),
+        full_refresh=bool(getattr(args, "full_refresh", False)),
+        allow_empty=bool(getattr(args, "allow_empty", False)),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    plan = build_from_args(args, look_up_storage=not args.offline, estimate=args.estimate)
+    if args.json:
+        from foundry_dsl.cli.render.plan_json import render_plan_json
+
+        sys.stdout.write(render_plan_json(plan))
+    else:
+        from rich.console import Console
+
+        from foundry_dsl.cli.render.plan_text import plan_renderable, render_plan_text
+
+        console = Console(highlight=False)
+        if console.is_terminal:
+            console.print(plan_renderable(plan))
+        else:
+            # piped or redirected: plain text without the cells' trailing padding
+            sys.stdout.write(render_plan_text(plan, width=console.width))
+    if plan.refused():
+        return 1  # an ambiguous backfill: apply would refuse it too
+    if args.detailed_exitcode and plan.writes_anything():
+        return 2
+    return 0

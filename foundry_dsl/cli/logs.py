@@ -1,0 +1,212 @@
+"""Runtime layer: how a run is shown — rich progress on a terminal, log lines otherwise.
+
+Hands the executor a :class:`~foundry_dsl.executor.base.Progress`:
+:class:`RichProgress` (per pipeline: records, files, bytes, rate) when stderr
+is a terminal, :class:`LogProgress` (one plain or JSON log line per event)
+when it is not or ``--log-format json`` is asked for. Every log record passes
+through :class:`RedactFilter`, which replaces the values of the secrets the
+pipelines reference (their ``env(...)`` variables) with ``***``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel
+
+from foundry_dsl import ir
+from foundry_dsl.cli.render.units import human_bytes, human_count, human_seconds
+from foundry_dsl.errors import redact
+from foundry_dsl.executor.base import PipelineResult
+
+LOGGER = "foundry"
+
+#: env(...) fields that name where, not a secret: redacting them would only hide
+#: useful context (an endpoint URL in an error message)
+NOT_SECRET_FIELDS = frozenset(
+    {"base_url", "endpoint", "region", "project", "account_name", "client_id", "username"}
+)
+
+
+def secret_values(pipelines: Iterable[ir.Pipeline]) -> set[str]:
+    """The current values of every secret ``env(...)`` the pipelines reference."""
+    names: set[str] = set()
+    for p in pipelines:
+        _env_names(p, None, names)
+    return {v for n in names if (v := os.environ.get(n))}
+
+
+def _env_names(value: Any, field: str | None, out: set[str]) -> None:
+    if isinstance(value, ir.EnvRef):
+        if field not in NOT_SECRET_FIELDS:
+            out.add(value.name)
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _env_names(getattr(value, name), name, out)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _env_names(v, field, out)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _env_names(v, field, out)
+
+
+class RedactFilter(logging.Filter):
+    """Replaces secret values in every record's message (and its arguments)."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets: set[str] = set(secrets)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            record.msg = redact(record.getMessage(), self.secrets)
+            record.args = None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and the event's fields."""
+
+    FIELDS = ("pipeline", "event", "rows", "files", "bytes", "file", "status", "seconds", "task")
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in self.FIELDS:
+            if hasattr(record, key):
+                doc[key] = getattr(record, key)
+        return json.dumps(doc, ensure_ascii=False)
+
+
+def setup_logging(log_format: str = "text", secrets: Iterable[str] = (), level: int = logging.INFO) -> RedactFilter:
+    """Route foundry's loggers to stderr in ``text`` or ``json``, secrets redacted."""
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    redactor = RedactFilter(secrets)
+    handler.addFilter(redactor)
+    logger = logging.getLogger(LOGGER)
+    for old in list(logger.handlers):
+        logger.removeHandler(old)
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+    return redactor
+
+
+class LogProgress:
+    """A log line per event: for CI logs, pipes and ``--log-format json``."""
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self.log = logger or logging.getLogger(f"{LOGGER}.apply")
+
+    def started(self, name: str, partition: str) -> None:
+        self.log.info(f"{name}: started, landing in {partition}", extra={"pipeline": name, "event": "started"})
+
+    def extracted(self, name: str, rows: int) -> None:
+        self.log.debug(f"{name}: extracted {rows} rows", extra={"pipeline": name, "event": "extracted", "rows": rows})
+
+    def wrote(self, name: str, file: str, rows: int, nbytes: int) -> None:
+        self.log.info(
+            f"{name}: wrote {file} ({human_count(rows)} rows, {human_bytes(nbytes)})",
+            extra={"pipeline": name, "event": "file", "file": file, "rows": rows, "bytes": nbytes},
+        )
+
+    def finished(self, result: PipelineResult) -> None:
+        extra = {
+            "pipeline": result.name,
+            "event": "finished",
+            "status": result.status,
+            "rows": result.rows,
+            "files": result.files,
+            "bytes": result.bytes,
+            "seconds": round(result.seconds, 3),
+        }
+        if result.status == "succeeded" and result.note:
+            self.log.info(f"{result.name}: {result.note}", extra=extra)
+        elif result.status == "succeeded":
+            self.log.info(
+                f"{result.name}: committed {human_count(result.rows)} rows in {result.files} files "
+                f"({human_bytes(result.bytes)}) in {human_seconds(result.seconds)}",
+                extra=extra,
+            )
+        else:
+            self.log.error(result.error or f"{result.name}: failed", extra={**extra, "task": result.task})
+
+
+class RichProgress:
+    """Live per-pipeline progress on a terminal: records, files, bytes and rate."""
+
+    def __init__(self, console: Any = None) -> None:
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.console = console or Console(stderr=True)
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self._lock = threading.Lock()
+        self._tasks: dict[str, Any] = {}
+        self._stats: dict[str, dict[str, float]] = {}
+
+    def __enter__(self) -> RichProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def _render(self, name: str) -> str:
+        s = self._stats[name]
+        elapsed = max(1e-6, time.monotonic() - s["t0"])
+        return (
+            f"{human_count(int(s['rows']))} records, {int(s['files'])} files, "
+            f"{human_bytes(int(s['bytes']))}, {human_count(int(s['rows'] / elapsed))} rows/s"
+        )
+
+    def started(self, name: str, partition: str) -> None:
+        with self._lock:
+            self._stats[name] = {"rows": 0, "files": 0, "bytes": 0, "t0": time.monotonic()}
+            self._tasks[name] = self.progress.add_task(name, total=None, stats=self._render(name))
+
+    def extracted(self, name: str, rows: int) -> None:
+        with self._lock:
+            self._stats[name]["rows"] += rows
+            self.progress.update(self._tasks[name], stats=self._render(name))
+
+    def wrote(self, name: str, file: str, rows: int, nbytes: int) -> None:
+        with self._lock:
+            self._stats[name]["files"] += 1
+            self._stats[name]["bytes"] += nbytes
+            self.progress.update(self._tasks[name], stats=self._render(name))
+
+    def finished(self, result: PipelineResult) -> None:
+        with self._lock:
+            mark = "[green]done[/]" if result.status == "succeeded" else "[red]failed[/]"
+            self.progress.update(
+                self._tasks[result.name],
+                total=1,
+                completed=1,
+                description=f"{result.name} {mark}",
+                stats=self._render(result.name),
+            )

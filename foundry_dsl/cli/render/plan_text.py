@@ -1,0 +1,146 @@
+"""Rendering layer: a Plan as text for people, with rich.
+
+Per pipeline: what happens (``+ create``, ``~ replace``, ``? write``), the
+source in one line, the target root, the partition tree it writes, formats,
+file limits and workers, then a summary line. Laid out as a two-column grid
+so long values wrap inside their column at 80 columns; colour is decoration
+only, so ``NO_COLOR=1`` loses nothing.
+"""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
+
+from foundry_dsl.cli.render.graph_text import chain
+from foundry_dsl.cli.render.units import human_bytes, human_count
+from foundry_dsl.planner.build import compression_for
+from foundry_dsl.planner.partitions import METADATA_FILE, committed_name
+from foundry_dsl.planner.plan import PipelinePlan, Plan, describe_ranges, describe_source
+
+STYLES = {"create": "green", "replace": "yellow", "unknown": "cyan"}
+WORDS = {"create": "create", "replace": "replace", "unknown": "write"}
+
+
+def plan_renderable(plan: Plan) -> RenderableType:
+    at = plan.run_at.isoformat().replace("+00:00", "Z")
+    parts: list[RenderableType] = [
+        Text.assemble(("foundry plan", "bold"), f"  run date {plan.run_date.isoformat()}, at {at}"),
+    ]
+    if plan.offline:
+        parts.append(Text("storage not checked (--offline): create or replace is unknown", "dim"))
+    for pp in plan.pipelines:
+        parts.append(Text(""))
+        parts.append(_pipeline(pp))
+    parts.append(Text(""))
+    parts.append(Text(plan.summary_line(), "bold"))
+    return Group(*parts)
+
+
+def _pipeline(pp: PipelinePlan) -> RenderableType:
+    p = pp.pipeline
+    style = STYLES[pp.action]
+    head = Text.assemble(
+        (f"{pp.marker} {WORDS[pp.action]} ", style + " bold"), (pp.name, "bold")
+    )
+    if p.source_file:
+        head.append(f"  ({p.source_file})", "dim")
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim", no_wrap=True)
+    grid.add_column(overflow="fold")
+
+    def row(key: str, value: str | Text) -> None:
+        # values are never markup: a path or a query may contain "[...]"
+        grid.add_row(key, value if isinstance(value, Text) else Text(value))
+
+    row("source", describe_source(p.source))
+    backend = p.platform.storage.kind if p.run.storage_enabled else "local"
+    row("target", f"{pp.target_root} ({backend})")
+    row("partition", _tree(pp, style))
+    row("formats", ", ".join(_format(f, pp) for f in pp.formats))
+    row("files", _limits(pp))
+    row("workers", _workers(pp))
+    if pp.estimate is not None:
+        e = pp.estimate
+        bits = [b for b in (e.detail, _opt_rows(e.rows), _opt_bytes(e.bytes)) if b]
+        if bits or e.ranges is None:
+            row("estimate", ", ".join(bits) or "unknown")
+        if e.ranges is not None:
+            row("ranges", describe_ranges(e.ranges))
+    if pp.estimate_error is not None:
+        row("estimate", f"not available: {pp.estimate_error}")
+    if pp.unchecked is not None:
+        row("storage", f"not checked: {pp.unchecked}")
+    if pp.existing is not None:
+        x = pp.existing
+        when = f", committed {x.batch_timestamp}" if x.batch_timestamp else ""
+        row(
+            "existing",
+            f"{human_count(x.records)} records in {human_count(x.files)} files{when}",
+        )
+        if x.records:
+            allowed = pp.request.allow_empty or p.run.allow_empty
+            row("if empty", "replaces them with none (allow_empty)" if allowed else
+                "the run fails and keeps them (--allow-empty to replace them with none)")
+    if pp.window is not None:
+        row("window", pp.window.describe())
+    if pp.window_error is not None:
+        row("refused", Text(pp.window_error, "red"))
+    row("tasks", chain(pp.graph))
+    return Group(head, Padding(grid, (0, 0, 0, 2), expand=False))
+
+
+def _tree(pp: PipelinePlan, style: str) -> Text:
+    text = Text()
+    depth = 0
+    for depth, (k, v) in enumerate(pp.partition_levels):
+        text.append(f"{'  ' * depth}{k}={v}/\n")
+    pad = "  " * (depth + 1)
+    for fmt in pp.formats:
+        text.append(f"{pad}{committed_name(1, fmt)} ...", style)
+        text.append(" one per chunk\n", "dim")
+    text.append(f"{pad}{METADATA_FILE}", style)
+    text.append(" written last: the commit marker", "dim")
+    return text
+
+
+def _format(fmt: str, pp: PipelinePlan) -> str:
+    comp = compression_for(fmt, pp.pipeline)
+    return f"{fmt} ({comp})" if fmt == "parquet" else fmt
+
+
+def _limits(pp: PipelinePlan) -> str:
+    r = pp.pipeline.run
+    size = f"up to {human_bytes(r.max_file_size)}" if r.max_file_size else "no size limit"
+    rows = f"up to {human_count(r.max_rows_per_file)} rows" if r.max_rows_per_file else "no row limit"
+    lineage = ", with _batch_id and _extracted_at columns" if r.lineage else ""
+    return f"{size}, {rows}{lineage}"
+
+
+def _workers(pp: PipelinePlan) -> str:
+    w = pp.pipeline.run.workers
+    if pp.parts is None:
+        streams = "extract streams decided by the extractor"
+    else:
+        streams = f"{pp.parts} extract stream{'s' if pp.parts != 1 else ''}"
+    return f"{w} chunk writer{'s' if w != 1 else ''}, {streams}"
+
+
+def _opt_rows(rows: int | None) -> str:
+    return f"{human_count(rows)} rows" if rows is not None else ""
+
+
+def _opt_bytes(n: int | None) -> str:
+    return human_bytes(n) if n is not None else ""
+
+
+def render_plan_text(plan: Plan, width: int = 80) -> str:
+    """Plain text at ``width`` columns, no colour: what ``NO_COLOR=1`` shows (snapshots)."""
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, no_color=True, color_system=None, highlight=False)
+    console.print(plan_renderable(plan))
+    return "\n".join(line.rstrip() for line in buf.getvalue().splitlines()) + "\n"

@@ -1,0 +1,158 @@
+"""Planner layer: the plan as a value.
+
+A :class:`Plan` is what ``foundry plan`` renders and what ``foundry apply``
+executes, the very same object, so a dry run cannot drift from a real run.
+It holds, per pipeline, the resolved partition, the target, the files it will
+write and the task graph. Everything is a frozen, picklable value; secrets are
+never resolved here (sources keep their :class:`~foundry_dsl.ir.EnvRef`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from foundry_dsl import ir
+from foundry_dsl.planner.graph import TaskGraph
+from foundry_dsl.planner.windows import Window, WindowRequest
+from foundry_dsl.sources.base import Estimate
+
+#: ``create``: nothing committed there yet; ``replace``: a committed partition will be
+#: replaced; ``unknown``: storage was not looked at (``--offline``).
+Action = Literal["create", "replace", "unknown"]
+
+MARKERS: dict[str, str] = {"create": "+", "replace": "~", "unknown": "?"}
+
+
+@dataclass(frozen=True)
+class Existing:
+    """What a committed partition holds now, from its ``_metadata.json``."""
+
+    records: int | None
+    files: int | None
+    batch_timestamp: str | None
+
+
+@dataclass(frozen=True)
+class PipelinePlan:
+    pipeline: ir.Pipeline
+    run_date: dt.date
+    run_at: dt.datetime
+    batch_id: str
+    partition_levels: tuple[tuple[str, str], ...]
+    partition_path: str  # relative to the target root, ends with "/"
+    target_root: str  # for display: /abs/path, s3://bucket/prefix, abfs://..., gs://...
+    formats: tuple[ir.Format, ...]
+    parts: int | None  # extract streams; None: the extractor decides at run time
+    graph: TaskGraph = field(compare=False)
+    action: Action = "unknown"
+    existing: Existing | None = None
+    estimate: Estimate | None = None
+    unchecked: str | None = None  # why storage could not be looked at, when it could not
+    estimate_error: str | None = None  # why --estimate could not ask the source, secrets redacted
+    #: --from/--to/--full-refresh/--allow-empty as given; apply resolves the window from it
+    request: WindowRequest = field(default_factory=WindowRequest)
+    #: the cursor window the run would extract (incremental sources, storage looked at)
+    window: Window | None = None
+    #: why the run would be refused (an ambiguous backfill), when it would
+    window_error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.pipeline.name
+
+    @property
+    def marker(self) -> str:
+        return MARKERS[self.action]
+
+
+@dataclass(frozen=True)
+class Plan:
+    run_date: dt.date
+    run_at: dt.datetime
+    offline: bool
+    pipelines: tuple[PipelinePlan, ...]
+    estimated: bool = False  # --estimate: sources were asked what they can say ahead of time
+
+    def counts(self) -> dict[str, int]:
+        out = {"create": 0, "replace": 0, "unknown": 0}
+        for p in self.pipelines:
+            out[p.action] += 1
+        return out
+
+    def writes_anything(self) -> bool:
+        return bool(self.pipelines)
+
+    def refused(self) -> list[PipelinePlan]:
+        """Pipelines whose run would be refused (an ambiguous backfill)."""
+        return [p for p in self.pipelines if p.window_error]
+
+    def select(self, names: list[str] | tuple[str, ...]) -> Plan:
+        """The plan for only the named pipelines (``--select``), in plan order."""
+        keep = tuple(p for p in self.pipelines if p.name in set(names))
+        return Plan(self.run_date, self.run_at, self.offline, keep, self.estimated)
+
+    def summary_line(self) -> str:
+        n = len(self.pipelines)
+        counts = self.counts()
+        parts = [
+            f"{counts[k]} {label}"
+            for k, label in (
+                ("create", "to create"),
+                ("replace", "to replace"),
+                ("unknown", "to write (storage not checked)"),
+            )
+            if counts[k]
+        ]
+        head = f"{n} pipeline{'s' if n != 1 else ''}"
+        return f"{head}: {', '.join(parts)}" if parts else f"{head}: nothing to do"
+
+
+def describe_source(source: ir.Source) -> str:
+    """The source in one line; secrets appear as ``env("NAME")``, never as values."""
+    if isinstance(source, ir.FilesSource):
+        fmt = "" if source.format == "auto" else f" ({source.format})"
+        return f"files {', '.join(source.paths)}{fmt}"
+    if isinstance(source, ir.CustomSource):
+        return f"custom {source.module}.{source.class_name}"
+    if isinstance(source, ir.DbSource):
+        query = " ".join(source.query.split())
+        if len(query) > 48:
+            query = query[:45] + "..."
+        extra = ""
+        if source.incremental_key:
+            extra += f", incremental on {source.incremental_key}"
+        if source.partitions > 1:
+            extra += f", {source.partitions} ranges on {source.partition_column}"
+        return f"db {source.connection}: {query}{extra}"
+    if isinstance(source, ir.ApiSource):
+        url = f"{source.base_url}{source.endpoint}"
+        extra = ""
+        if source.auth.kind != "none":
+            extra += f", auth {source.auth.kind}"
+        if source.paginate.kind != "none":
+            extra += f", {source.paginate.kind} pagination"
+        if source.incremental:
+            extra += f", incremental on {source.incremental.field}"
+        return f"api {source.method} {url}{extra}"
+    return str(getattr(source, "kind", "?"))
+
+
+def estimate_json(e: Estimate | None) -> dict[str, Any] | None:
+    if e is None:
+        return None
+    ranges = None
+    if e.ranges is not None:
+        ranges = [{"part": i, "low": low, "high": high} for i, (low, high) in enumerate(e.ranges)]
+    return {"rows": e.rows, "bytes": e.bytes, "detail": e.detail, "ranges": ranges}
+
+
+def describe_ranges(ranges: tuple[tuple[str | None, str | None], ...]) -> str:
+    """``[.., 34), [34, 67), [67, ..]``: half-open ranges, ``..`` for an open end."""
+    if len(ranges) > 1 and all(b is None for span in ranges for b in span):
+        return "none: the column has no values, every row goes to part 0"
+    spans = []
+    for low, high in ranges:
+        spans.append(f"[{'..' if low is None else low}, " + ("..]" if high is None else f"{high})"))
+    return ", ".join(spans)

@@ -1,0 +1,67 @@
+"""Runtime layer: what the executor, planner and ``state`` use of the storage layer.
+
+The commit protocol is ``foundry_dsl.storage.commit``; partition paths are
+handed to it without the trailing ``/`` that plans show. The state store is
+``foundry_dsl.storage.state``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from foundry_dsl.storage.base import StorageBackend
+
+if TYPE_CHECKING:
+    from foundry_dsl.storage.state import StateStore
+
+
+class Committer(Protocol):
+    """What the executor uses of ``PartitionCommitter``."""
+
+    def upload(self, local_path: str) -> str: ...
+
+    def commit(self, metadata: dict[str, Any]) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+def _commit_path(partition_path: str) -> str:
+    return partition_path.rstrip("/")
+
+
+def committer(
+    backend: StorageBackend, partition_path: str, run_id: str, guard: Callable[[], None] | None = None
+) -> Committer:
+    from foundry_dsl.storage.commit import PartitionCommitter
+
+    return PartitionCommitter(backend, _commit_path(partition_path), run_id, guard)
+
+
+def recover_table(
+    backend: StorageBackend,
+    table_prefix: str,
+    claim: Callable[[str], contextlib.AbstractContextManager[bool]],
+) -> list[str]:
+    from foundry_dsl.storage.commit import recover_table as recover_all
+
+    return recover_all(backend, _commit_path(table_prefix), claim)
+
+
+def recover(backend: StorageBackend, partition_path: str) -> None:
+    from foundry_dsl.storage.commit import recover as recover_partition
+
+    recover_partition(backend, _commit_path(partition_path))
+
+
+def committed_metadata(backend: StorageBackend, partition_path: str) -> dict[str, Any] | None:
+    from foundry_dsl.storage.commit import committed_metadata as read
+
+    return read(backend, _commit_path(partition_path))
+
+
+def state_store(backend: StorageBackend) -> StateStore:
+    from foundry_dsl.storage.state import StateStore
+
+    return StateStore(backend)
