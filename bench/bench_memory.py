@@ -43,7 +43,7 @@ slices, feeds, the extract queue and row groups are bounded in bytes. Rows/s
 swing by +-10% with the load of the shared machine; CPU seconds of the narrow
 case are the same before and after. ("after" includes the byte-bounded extract
 queue, ``streams.extract_queue`` and ``streams.batch_slices`` in
-``pipeline_run``; without it the wide case is the same with these 10 MB
+``executor/land.py``; without it the wide case is the same with these 10 MB
 batches, and 1.2 GB instead of 0.8 GB with 200 MB ones, ``--wide-batch-rows
 20000``: a source's own batch is never smaller than the source made it.)
 """

@@ -37,7 +37,7 @@ def _free_port() -> int:
 
 def _backend(endpoint: str):  # type: ignore[no-untyped-def]
     from foundry_dsl import ir
-    from foundry_dsl.storage.backends import backend_for
+    from foundry_dsl.storage.registry import backend_for
 
     os.environ.update(BENCH_S3_ENDPOINT=endpoint, BENCH_S3_KEY=KEY, BENCH_S3_SECRET=SECRET)
     storage = ir.S3Storage(

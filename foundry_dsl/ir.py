@@ -349,8 +349,19 @@ class CustomSource(Node):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class SequenceSource(Node):
+    """Whole numbers ``start``, ``start + 1``, ... as column ``n``: lands without any
+    source, to try a platform's storage (docs/extending.md builds it step by step)."""
+
+    kind: Literal["sequence"] = "sequence"
+    start: int = 0
+    count: int = Field(ge=0)
+    batch_rows: int = Field(default=100_000, ge=1, le=10_000_000)
+
+
 Source = Annotated[
-    ApiSource | DbSource | FilesSource | CustomSource, Field(discriminator="kind")
+    ApiSource | DbSource | FilesSource | CustomSource | SequenceSource,
+    Field(discriminator="kind"),
 ]
 
 

@@ -1,6 +1,6 @@
 """Syntax layer: every mistake gives a positioned, human ConfigError, and nothing else escapes.
 
-The table below is the error-message table of ``bronze_syntax``: one example per
+The table below is the error-message table of ``frontends.bronze.messages``: one example per
 rule, each snapshotted as the full rendered error.
 """
 

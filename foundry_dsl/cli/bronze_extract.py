@@ -43,21 +43,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from foundry_dsl import api
     from foundry_dsl.cli.commands.apply import execute
-    from foundry_dsl.cli.commands.plan import build_from_args
+    from foundry_dsl.cli.commands.plan import parse_date, window_request
 
-    ns = argparse.Namespace(
-        files=[c.strip() for c in args.config.split(",") if c.strip()],
-        date=args.date,
-        at=None,
-        batch_id=None,
-        select=None,
-        window_from=args.window_from,
-        window_to=args.window_to,
-        full_refresh=args.full_refresh,
-        allow_empty=args.allow_empty,
+    project = api.load([c.strip() for c in args.config.split(",") if c.strip()])
+    plan = project.plan(
+        date=parse_date(args.date) if args.date else None,
+        window=window_request(args),
+        look_up_storage=False,
     )
-    plan = build_from_args(ns, look_up_storage=False)
     return execute(plan, parallel=args.parallel_workers, log_format=args.log_format)
 
 

@@ -1,6 +1,6 @@
 """`foundry fmt`: the one canonical layout of a `.bronze` file, printed from its syntax tree.
 
-Sits on top of the syntax layer (``frontends.bronze_syntax``) and hands text
+Sits on top of the syntax layer (``frontends.bronze.parser``) and hands text
 back; it never looks at what blocks mean. The layout:
 
 * two-space indentation; ``key = value`` with single spaces (``=`` is never

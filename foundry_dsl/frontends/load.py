@@ -1,7 +1,7 @@
 """Files on disk → one validated :class:`ir.Project`, or a ConfigError with every problem.
 
 The public entry point of the front ends: ``.bronze`` files go through
-``frontends.bronze``, ``.yaml``/``.yml`` through ``frontends.yaml``. Checks
+``frontends.bronze``, ``.yaml``/``.yml`` through ``frontends.medallion``. Checks
 that span files (a ``system.table`` defined twice in one run) live here.
 """
 

@@ -15,6 +15,15 @@ from pydantic_core import PydanticUndefined
 
 from foundry_dsl import ir
 
+
+def _source_models() -> dict[str, type[BaseModel]]:
+    """Every source kind's model, in the IR union's order: new kinds appear by themselves."""
+    import typing
+
+    members = typing.get_args(typing.get_args(ir.Source)[0])
+    return {str(m.model_fields["kind"].default): m for m in members}
+
+
 SECTIONS: list[tuple[str, list[type[BaseModel]]]] = [
     ("platform NAME { ... }", [ir.Platform]),
     (
@@ -38,9 +47,11 @@ SECTIONS: list[tuple[str, list[type[BaseModel]]]] = [
             ir.NextUrlPagination,
         ],
     ),
-    ("source db { ... }", [ir.DbSource]),
-    ("source files { ... }", [ir.FilesSource]),
-    ("source custom { ... }", [ir.CustomSource]),
+    *(
+        (f"source {kind} {{ ... }}", [model])
+        for kind, model in _source_models().items()
+        if kind != "api"  # with its nested blocks, above
+    ),
 ]
 
 HIDDEN = {"span", "kind", "name", "system", "table", "source_file"}

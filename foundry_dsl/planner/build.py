@@ -27,7 +27,7 @@ from foundry_dsl.planner.partitions import (
     partition_levels,
     partition_path,
 )
-from foundry_dsl.planner.plan import Existing, PipelinePlan, Plan
+from foundry_dsl.planner.plan import Existing, Output, PipelinePlan, Plan, RunSettings
 from foundry_dsl.planner.windows import Window, WindowRequest
 from foundry_dsl.sources.base import Estimate, ExtractContext
 
@@ -77,6 +77,8 @@ def plan_pipeline(
     )
     path = partition_path(levels)
     parts = source_parts(p.source)
+    req = request or WindowRequest()
+    settings = run_settings(p, req)
     plan = PipelinePlan(
         pipeline=p,
         run_date=inputs.run_date,
@@ -87,13 +89,14 @@ def plan_pipeline(
         target_root=target_root(p),
         formats=p.run.formats,
         parts=parts,
-        graph=task_graph(p, path, parts),
-        estimate=_estimate(p, inputs, bid),
-        request=request or WindowRequest(),
+        settings=settings,
+        graph=task_graph(p, path, parts, settings),
+        estimate=_estimate(p, inputs, bid, settings),
+        request=req,
     )
     if estimate:
         try:
-            live = _estimate_live(p, inputs, bid, look_up_storage, path, plan.request)
+            live = _estimate_live(p, inputs, bid, look_up_storage, path, plan.request, settings)
         except FoundryError as exc:
             # like an unreachable store: say why, show the rest of the plan
             plan = _replace(plan, estimate_error=_redacted(exc.message, p))
@@ -118,11 +121,9 @@ def source_parts(source: ir.Source) -> int | None:
     None for a custom source: its class may split itself into parts, and
     planning does not import user code, so the executor asks it at run time.
     """
-    if isinstance(source, ir.CustomSource):
-        return None
-    if isinstance(source, ir.DbSource) and source.partition_column:
-        return source.partitions
-    return 1
+    from foundry_dsl.sources.registry import extractor_class
+
+    return extractor_class(source.kind).planned_parts(source)
 
 
 def compression_for(fmt: str, p: ir.Pipeline) -> str:
@@ -130,7 +131,29 @@ def compression_for(fmt: str, p: ir.Pipeline) -> str:
     return p.platform.compression if fmt == "parquet" else "none"
 
 
-def task_graph(p: ir.Pipeline, path: str, parts: int | None) -> TaskGraph:
+def run_settings(p: ir.Pipeline, request: WindowRequest) -> RunSettings:
+    """The run block and the platform, resolved into what the executor reads."""
+    run = p.run
+    return RunSettings(
+        base_dir=str(base_dir(p).resolve()),
+        scratch_dir=str(Path(run.local_output_dir).resolve()),
+        outputs=tuple(
+            Output(fmt, compression_for(fmt, p), committed_name(1, fmt).replace("0001", "NNNN"))
+            for fmt in run.formats
+        ),
+        max_rows_per_file=run.max_rows_per_file,
+        max_file_size=run.max_file_size,
+        workers=run.workers,
+        lineage=run.lineage,
+        cleanup_on_failure=run.cleanup_on_failure,
+        allow_empty=request.allow_empty or run.allow_empty,
+    )
+
+
+def task_graph(
+    p: ir.Pipeline, path: str, parts: int | None, settings: RunSettings | None = None
+) -> TaskGraph:
+    settings = settings or run_settings(p, WindowRequest())
     if parts is None:
         extracts = [
             Task("extract[*]", "extract", (), {"parts": "dynamic", "source": p.source.kind}, dynamic=True)
@@ -145,26 +168,22 @@ def task_graph(p: ir.Pipeline, path: str, parts: int | None) -> TaskGraph:
         "chunk",
         tuple(t.id for t in extracts),
         {
-            "max_rows_per_file": p.run.max_rows_per_file,
-            "max_file_size": p.run.max_file_size,
-            "workers": p.run.workers,
-            "lineage": p.run.lineage,
+            "max_rows_per_file": settings.max_rows_per_file,
+            "max_file_size": settings.max_file_size,
+            "workers": settings.workers,
+            "lineage": settings.lineage,
         },
         dynamic=True,
     )
     writes = [
         Task(
-            f"write[{fmt}]",
+            f"write[{out.format}]",
             "write",
             (chunk.id,),
-            {
-                "format": fmt,
-                "compression": compression_for(fmt, p),
-                "files": committed_name(1, fmt).replace("0001", "NNNN"),
-            },
+            {"format": out.format, "compression": out.compression, "files": out.files},
             dynamic=True,
         )
-        for fmt in p.run.formats
+        for out in settings.outputs
     ]
     upload = Task("upload", "upload", tuple(t.id for t in writes), {"partition": path}, dynamic=True)
     commit = Task("commit", "commit", (upload.id,), {"partition": path, "marker": METADATA_FILE})
@@ -173,7 +192,7 @@ def task_graph(p: ir.Pipeline, path: str, parts: int | None) -> TaskGraph:
 
 def target_root(p: ir.Pipeline) -> str:
     """Where the partition lands, for display; contacts nothing and reads no secret."""
-    from foundry_dsl.storage.backends import backend_root_url
+    from foundry_dsl.storage.registry import backend_root_url
 
     return backend_root_url(p.platform.storage, p.run)
 
@@ -185,7 +204,7 @@ def look_up(p: ir.Pipeline, path: str) -> Existing | None:
 
 def _committed(p: ir.Pipeline, path: str) -> dict[str, Any] | None:
     from foundry_dsl.storage.api import committed_metadata
-    from foundry_dsl.storage.backends import backend_for
+    from foundry_dsl.storage.registry import backend_for
 
     return committed_metadata(backend_for(p), path)
 
@@ -198,9 +217,10 @@ def _window(
     Read-only: a pending commit is settled in memory, as the run would settle it.
     """
     from foundry_dsl.planner.windows import BackfillError, resolve
+    from foundry_dsl.sources.registry import env_cursor
     from foundry_dsl.storage.api import committed_metadata, state_store
-    from foundry_dsl.storage.backends import backend_for
-    from foundry_dsl.storage.state import env_cursor, settle
+    from foundry_dsl.storage.registry import backend_for
+    from foundry_dsl.storage.state import settle
 
     backend = backend_for(p)
     state = state_store(backend).get(p.system, p.table)
@@ -217,14 +237,12 @@ def _window(
 def _incremental(p: ir.Pipeline, state: dict[str, Any] | None, meta: dict[str, Any] | None) -> bool:
     """Whether the pipeline's runs extract a cursor window (a custom class decides by
     storing cursors, so it counts once it has)."""
-    src = p.source
-    if isinstance(src, ir.DbSource):
-        return src.incremental_key is not None
-    if isinstance(src, ir.ApiSource):
-        return src.incremental is not None
-    if isinstance(src, ir.CustomSource):
+    from foundry_dsl.sources.registry import extractor_class
+
+    keeps = extractor_class(p.source.kind).keeps_cursor(p.source)
+    if keeps is None:  # only a run can tell: it counts once it has stored a cursor
         return bool(state) or bool(meta and meta.get("window"))
-    return False
+    return keeps
 
 
 def _existing(meta: dict[str, Any] | None) -> Existing | None:
@@ -237,20 +255,21 @@ def _existing(meta: dict[str, Any] | None) -> Existing | None:
     )
 
 
-def _estimate(p: ir.Pipeline, inputs: RunInputs, batch_id: str) -> Estimate | None:
+def _estimate(
+    p: ir.Pipeline, inputs: RunInputs, batch_id: str, settings: RunSettings
+) -> Estimate | None:
     """What the source can say ahead of time; a source that cannot say gives None."""
-    if p.source.kind not in ("files", "db"):
-        return None  # api and custom sources cannot know without running
-    if isinstance(p.source, ir.FilesSource) and any("://" in path for path in p.source.paths):
-        return None  # listing a remote store would contact the source
+    from foundry_dsl.sources.registry import extractor_class, extractor_for
+
+    if not extractor_class(p.source.kind).estimates_offline(p.source):
+        return None  # it would contact the source or import user code
     try:
-        from foundry_dsl.sources.base import extractor_for
 
         ctx = ExtractContext(
             pipeline=p,
             run_date=inputs.run_date,
             run_at=inputs.run_at,
-            base_dir=base_dir(p),
+            base_dir=Path(settings.base_dir),
             batch_id=batch_id,
         )
         return extractor_for(p.source).estimate(ctx)
@@ -266,6 +285,7 @@ def _estimate_live(
     look_up_storage: bool,
     path: str,
     request: WindowRequest,
+    settings: RunSettings,
 ) -> Estimate | None:
     """What the source says when asked (``plan --estimate``); raises what it raises.
 
@@ -273,7 +293,7 @@ def _estimate_live(
     variable, else the stored one unless offline), so a query's MIN/MAX covers
     the rows the run would read.
     """
-    from foundry_dsl.sources.base import extractor_for
+    from foundry_dsl.sources.registry import extractor_for
 
     extractor = extractor_for(p.source)
     start, until = _bounds(p, look_up_storage, path, request)
@@ -281,14 +301,12 @@ def _estimate_live(
         pipeline=p,
         run_date=inputs.run_date,
         run_at=inputs.run_at,
-        base_dir=base_dir(p),
+        base_dir=Path(settings.base_dir),
         cursor=start,
         until=until,
         batch_id=batch_id,
     )
     try:
-        if isinstance(p.source, ir.FilesSource) and any("://" in path for path in p.source.paths):
-            return extractor.estimate(ctx)  # a remote listing: allowed when asked to estimate
         return extractor.estimate_live(ctx)
     except (ImportError, OSError) as exc:
         raise PlanError(f"{type(exc).__name__}: {exc}") from None
@@ -298,7 +316,7 @@ def _bounds(
     p: ir.Pipeline, look_up_storage: bool, path: str, request: WindowRequest
 ) -> tuple[str | None, str | None]:
     """The window the run would extract, by apply's rule; offline: what was given."""
-    from foundry_dsl.storage.state import env_cursor
+    from foundry_dsl.sources.registry import env_cursor
 
     if not look_up_storage:
         start = request.start if request.start is not None else env_cursor(p)
@@ -325,7 +343,7 @@ def _merge(known: Estimate | None, live: Estimate | None) -> Estimate | None:
 def _redacted(message: str, p: ir.Pipeline) -> str:
     """An error for the plan with every secret the source resolves replaced by ***."""
     from foundry_dsl.errors import redact
-    from foundry_dsl.sources.base import extractor_for
+    from foundry_dsl.sources.registry import extractor_for
 
     try:
         secrets = extractor_for(p.source).secrets()

@@ -35,6 +35,37 @@ class Existing:
 
 
 @dataclass(frozen=True)
+class Output:
+    """One format a run writes: its codec and how its files are named."""
+
+    format: ir.Format
+    compression: str  # "none" for CSV: the platform's codec is a Parquet codec
+    files: str  # the name pattern, e.g. part-NNNN-<tag>.parquet
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything the executor needs besides the source and the storage, resolved.
+
+    Paths are absolute, taken where the plan was made, so an executor in another
+    process or on another machine never reads the current directory.
+    """
+
+    base_dir: str  # the pipeline file's folder: relative source paths and modules resolve here
+    scratch_dir: str  # local_output_dir: where files are written before upload
+    outputs: tuple[Output, ...]  # the first is primary: file sizes are measured on it
+    max_rows_per_file: int  # 0 = unlimited
+    max_file_size: int  # bytes, 0 = unlimited
+    workers: int  # files written at once
+    lineage: bool  # add _batch_id and _extracted_at
+    cleanup_on_failure: bool
+    allow_empty: bool  # from the run block or --allow-empty
+
+    def output(self, fmt: str) -> Output:
+        return next(o for o in self.outputs if o.format == fmt)
+
+
+@dataclass(frozen=True)
 class PipelinePlan:
     pipeline: ir.Pipeline
     run_date: dt.date
@@ -45,6 +76,7 @@ class PipelinePlan:
     target_root: str  # for display: /abs/path, s3://bucket/prefix, abfs://..., gs://...
     formats: tuple[ir.Format, ...]
     parts: int | None  # extract streams; None: the extractor decides at run time
+    settings: RunSettings
     graph: TaskGraph = field(compare=False)
     action: Action = "unknown"
     existing: Existing | None = None
@@ -111,32 +143,9 @@ class Plan:
 
 def describe_source(source: ir.Source) -> str:
     """The source in one line; secrets appear as ``env("NAME")``, never as values."""
-    if isinstance(source, ir.FilesSource):
-        fmt = "" if source.format == "auto" else f" ({source.format})"
-        return f"files {', '.join(source.paths)}{fmt}"
-    if isinstance(source, ir.CustomSource):
-        return f"custom {source.module}.{source.class_name}"
-    if isinstance(source, ir.DbSource):
-        query = " ".join(source.query.split())
-        if len(query) > 48:
-            query = query[:45] + "..."
-        extra = ""
-        if source.incremental_key:
-            extra += f", incremental on {source.incremental_key}"
-        if source.partitions > 1:
-            extra += f", {source.partitions} ranges on {source.partition_column}"
-        return f"db {source.connection}: {query}{extra}"
-    if isinstance(source, ir.ApiSource):
-        url = f"{source.base_url}{source.endpoint}"
-        extra = ""
-        if source.auth.kind != "none":
-            extra += f", auth {source.auth.kind}"
-        if source.paginate.kind != "none":
-            extra += f", {source.paginate.kind} pagination"
-        if source.incremental:
-            extra += f", incremental on {source.incremental.field}"
-        return f"api {source.method} {url}{extra}"
-    return str(getattr(source, "kind", "?"))
+    from foundry_dsl.sources.registry import extractor_class
+
+    return extractor_class(source.kind).describe(source)
 
 
 def estimate_json(e: Estimate | None) -> dict[str, Any] | None:

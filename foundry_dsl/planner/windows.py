@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from foundry_dsl.cursors import past
 from foundry_dsl.errors import PlanError
 
 Kind = Literal["new", "extend", "replay", "explicit", "full-refresh"]
@@ -54,7 +55,7 @@ class WindowRequest:
                 "--to needs --from (or --full-refresh): a window has two ends, "
                 "e.g. --from 2025-03-01T00:00:00Z --to 2025-03-02T00:00:00Z"
             )
-        if self.start is not None and self.end is not None and _after(self.start, self.end):
+        if self.start is not None and self.end is not None and past(self.start, self.end):
             raise PlanError(f"--from {self.start!r} is after --to {self.end!r}")
         return self
 
@@ -181,21 +182,3 @@ def _older(partition: str, newest: str) -> bool:
         return False  # another layout or an id: no order to go by
     # dt=YYYY-MM-DD, hour=HH and batch=YYYYMMDD_HHMM sort as text in time order
     return [v for _, v in a] < [v for _, v in b]
-
-
-def _after(a: str, b: str) -> bool:
-    from foundry_dsl.sources.sql.cursor import greatest
-
-    return a != b and greatest([a, b]) == a
-
-
-def later(a: str | None, b: str | None) -> str | None:
-    """The greater of two cursors by typed comparison (numbers as numbers, times as times)."""
-    from foundry_dsl.sources.sql.cursor import greatest
-
-    return greatest([a, b])
-
-
-def past(cursor: str, end: str) -> bool:
-    """Whether ``cursor`` lies beyond the window's inclusive ``end``."""
-    return _after(cursor, end)

@@ -45,6 +45,26 @@ class ApiExtractor(Extractor):
 
     source: ir.ApiSource
 
+    @classmethod
+    def describe(cls, source: ir.ApiSource) -> str:
+        url = f"{source.base_url}{source.endpoint}"
+        extra = ""
+        if source.auth.kind != "none":
+            extra += f", auth {source.auth.kind}"
+        if source.paginate.kind != "none":
+            extra += f", {source.paginate.kind} pagination"
+        if source.incremental:
+            extra += f", incremental on {source.incremental.field}"
+        return f"api {source.method} {url}{extra}"
+
+    @classmethod
+    def keeps_cursor(cls, source: ir.ApiSource) -> bool | None:
+        return source.incremental is not None
+
+    @classmethod
+    def cursor_env(cls, source: ir.ApiSource) -> str | None:
+        return source.incremental.cursor_env if source.incremental else None
+
     def __init__(self, source: ir.ApiSource) -> None:
         super().__init__(source)
         self._secrets: list[str] = []
@@ -287,7 +307,7 @@ def _within(records: list[dict[str, Any]], field: str, until: str) -> list[dict[
     """The records whose incremental field is not past ``until``: a replayed window's
     rows only, whether or not the API took an upper bound (records without the
     field stay, as they would in any run)."""
-    from foundry_dsl.planner.windows import past
+    from foundry_dsl.cursors import past
     from foundry_dsl.sources.http.records import compile_path, get_path
 
     steps = compile_path(field)

@@ -19,14 +19,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
+
+from foundry_dsl.write.batch import Batch
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from foundry_dsl import ir
 
-Batch = Union["pa.RecordBatch", "pa.Table", list[dict[str, Any]]]
+__all__ = ["Batch", "Estimate", "ExtractContext", "Extractor", "NewCursor"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,35 @@ class ExtractContext:
 class Extractor(ABC):
     """Base of foundry's extractors."""
 
+    # --- what a plan knows from the IR alone: no connection, no user code --------------
+
+    @classmethod
+    def describe(cls, source: Any) -> str:
+        """The source in one line of a plan; secrets as ``env("NAME")``, never values."""
+        return str(source.kind)
+
+    @classmethod
+    def planned_parts(cls, source: Any) -> int | None:
+        """Parallel extract streams, or None when only the run can tell (user code)."""
+        return 1
+
+    @classmethod
+    def keeps_cursor(cls, source: Any) -> bool | None:
+        """Whether runs extract a cursor window; None when only the run can tell."""
+        return False
+
+    @classmethod
+    def cursor_env(cls, source: Any) -> str | None:
+        """The spec's environment variable that overrides the stored cursor, if any."""
+        return None
+
+    @classmethod
+    def estimates_offline(cls, source: Any) -> bool:
+        """Whether :meth:`estimate` works without contacting anything or importing user code."""
+        return False
+
+    # --- the run --------------------------------------------------------------------------
+
     def __init__(self, source: Any) -> None:
         self.source = source
         #: figures the source reports for ``_metadata.json`` (under "source"), e.g. how
@@ -106,31 +135,14 @@ class Extractor(ABC):
         return None
 
     def merge_cursors(self, cursors: Sequence[str | None]) -> str | None:
-        """The run's cursor from the cursors of its parts."""
-        values = [c for c in cursors if c is not None]
-        return max(values) if values else None
+        """The run's cursor from the cursors of its parts, compared by type.
+
+        As text, part cursors "599999" and "2399999" would merge to "599999".
+        """
+        from foundry_dsl.cursors import greatest
+
+        return greatest(cursors)
 
     def secrets(self) -> list[str]:
         """Resolved secret values, so logs and errors can redact them."""
         return []
-
-
-def extractor_for(source: ir.Source) -> Extractor:
-    """The extractor for a source kind; modules load only when used (fast CLI start)."""
-    from foundry_dsl import ir
-
-    if isinstance(source, ir.FilesSource):
-        from foundry_dsl.sources.files import FilesExtractor
-
-        return FilesExtractor(source)
-    if isinstance(source, ir.CustomSource):
-        from foundry_dsl.sources.custom import CustomExtractor
-
-        return CustomExtractor(source)
-    if isinstance(source, ir.ApiSource):
-        from foundry_dsl.sources.api import ApiExtractor
-
-        return ApiExtractor(source)
-    from foundry_dsl.sources.db import DbExtractor
-
-    return DbExtractor(source)

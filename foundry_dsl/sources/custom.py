@@ -234,6 +234,18 @@ def _env_refs(value: Any) -> Iterator[ir.EnvRef]:
 class CustomExtractor(Extractor):
     source: ir.CustomSource
 
+    @classmethod
+    def describe(cls, source: ir.CustomSource) -> str:
+        return f"custom {source.module}.{source.class_name}"
+
+    @classmethod
+    def planned_parts(cls, source: ir.CustomSource) -> int | None:
+        return None  # the class may split itself, and planning never imports user code
+
+    @classmethod
+    def keeps_cursor(cls, source: ir.CustomSource) -> bool | None:
+        return None  # a class says so by storing cursors
+
     def __init__(self, source: ir.CustomSource) -> None:
         super().__init__(source)
         self._instance: Any = None

@@ -32,9 +32,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from foundry_dsl import cursors as cursor
 from foundry_dsl.errors import ExtractError
 from foundry_dsl.sources.base import Estimate, ExtractContext, Extractor, NewCursor
-from foundry_dsl.sources.sql import connstr, cursor, query, ranges
+from foundry_dsl.sources.sql import connstr, query, ranges
 from foundry_dsl.sources.sql.dialect import Shape, describe
 
 if TYPE_CHECKING:
@@ -60,6 +61,34 @@ class Prepared:
 
 class DbExtractor(Extractor):
     source: ir.DbSource
+
+    @classmethod
+    def describe(cls, source: ir.DbSource) -> str:
+        query = " ".join(source.query.split())
+        if len(query) > 48:
+            query = query[:45] + "..."
+        extra = ""
+        if source.incremental_key:
+            extra += f", incremental on {source.incremental_key}"
+        if source.partitions > 1:
+            extra += f", {source.partitions} ranges on {source.partition_column}"
+        return f"db {source.connection}: {query}{extra}"
+
+    @classmethod
+    def planned_parts(cls, source: ir.DbSource) -> int | None:
+        return source.partitions if source.partition_column else 1
+
+    @classmethod
+    def keeps_cursor(cls, source: ir.DbSource) -> bool | None:
+        return source.incremental_key is not None
+
+    @classmethod
+    def cursor_env(cls, source: ir.DbSource) -> str | None:
+        return source.cursor_env
+
+    @classmethod
+    def estimates_offline(cls, source: ir.DbSource) -> bool:
+        return True  # the ranges of given partition_bounds; MIN/MAX only when asked
 
     def __init__(self, source: ir.DbSource) -> None:
         super().__init__(source)
@@ -111,9 +140,6 @@ class DbExtractor(Extractor):
     def secrets(self) -> list[str]:
         conn = self.source.connection.resolve(required=False)
         return connstr.secrets(conn) if conn else []
-
-    def merge_cursors(self, cursors: Sequence[str | None]) -> str | None:
-        return cursor.greatest(cursors)
 
     def extract(self, ctx: ExtractContext, part: int = 0) -> Iterator[pa.RecordBatch | NewCursor]:
         import pyarrow as pa

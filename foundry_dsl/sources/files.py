@@ -81,6 +81,19 @@ def format_of(path: str, declared: str) -> str:
 class FilesExtractor(Extractor):
     source: ir.FilesSource
 
+    @classmethod
+    def describe(cls, source: ir.FilesSource) -> str:
+        fmt = "" if source.format == "auto" else f" ({source.format})"
+        return f"files {', '.join(source.paths)}{fmt}"
+
+    @classmethod
+    def estimates_offline(cls, source: ir.FilesSource) -> bool:
+        # listing a remote store contacts the source: only `plan --estimate` does that
+        return not any(_is_url(path) for path in source.paths)
+
+    def estimate_live(self, ctx: ExtractContext) -> Estimate | None:
+        return self.estimate(ctx) if not self.estimates_offline(self.source) else None
+
     def _options(self) -> dict[str, Any]:
         return {k: ir.resolve(v) if isinstance(v, ir.EnvRef) else v for k, v in self.source.options.items()}
 

@@ -1,8 +1,9 @@
 """Runtime layer: what the executor, planner and ``state`` use of the storage layer.
 
-The commit protocol is ``foundry_dsl.storage.commit``; partition paths are
-handed to it without the trailing ``/`` that plans show. The state store is
-``foundry_dsl.storage.state``.
+The commit protocol is ``foundry_dsl.storage.commit``, with its recovery in
+``.recover`` and the reading of what is committed in ``.layout``; partition
+paths are handed to them without the trailing ``/`` that plans show. The state
+store is ``foundry_dsl.storage.state``.
 """
 
 from __future__ import annotations
@@ -44,19 +45,19 @@ def recover_table(
     table_prefix: str,
     claim: Callable[[str], contextlib.AbstractContextManager[bool]],
 ) -> list[str]:
-    from foundry_dsl.storage.commit import recover_table as recover_all
+    from foundry_dsl.storage.recover import recover_table as recover_all
 
     return recover_all(backend, _commit_path(table_prefix), claim)
 
 
 def recover(backend: StorageBackend, partition_path: str) -> None:
-    from foundry_dsl.storage.commit import recover as recover_partition
+    from foundry_dsl.storage.recover import recover as recover_partition
 
     recover_partition(backend, _commit_path(partition_path))
 
 
 def committed_metadata(backend: StorageBackend, partition_path: str) -> dict[str, Any] | None:
-    from foundry_dsl.storage.commit import committed_metadata as read
+    from foundry_dsl.storage.layout import committed_metadata as read
 
     return read(backend, _commit_path(partition_path))
 

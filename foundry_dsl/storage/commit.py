@@ -5,39 +5,33 @@ and, when all are up, the run's metadata to :meth:`PartitionCommitter.commit`.
 What it hands on: a partition whose ``_metadata.json`` (the commit marker,
 always written last) lists exactly the partition's data files.
 
-Uploads go to the staging area at the storage root, never into a
-``system=.../table=...`` folder, so no reader's glob sees them::
-
-    _foundry/staging/<partition path>/attempt-<tag>/part-0001.parquet
-
-(``tag`` = 8 random hex digits per attempt; a leading ``_`` keeps Hive readers
-out of ``_foundry/``.) Then, by backend:
+Uploads go to the staging area at the storage root (``layout.py``), never into
+a ``system=.../table=...`` folder, so no reader's glob sees them. Then, by
+backend:
 
 **Local disk** swaps the staged folder (``_metadata.json`` written into it
 first) with the partition folder in one ``renameat2(RENAME_EXCHANGE)`` call, on
 the same filesystem, so a reader that lists the folder sees the old partition
-or the new one, never a mix; the spec's names (``part-0001.parquet``) are kept.
-Where the exchange is unavailable it falls back to two renames (old folder to
-``_foundry/staging/<partition>/old-<tag>``, new folder in); between them the
-partition is briefly absent, never mixed, and :func:`recover` puts the old one
-back if the run dies there.
+or the new one, never a mix. Where the exchange is unavailable it falls back to
+two renames (old folder to ``_foundry/staging/<partition>/old-<tag>``, new
+folder in); between them the partition is briefly absent, never mixed, and
+recovery (``recover.py``) puts the old one back if the run dies there.
 
 **Object stores** (and custom backends) have no rename. At commit the staged
-files are copied server-side into the partition under names that cannot
-collide with the committed ones (``part-0001-<tag>.parquet``), every one is
-checked to be there, then ``_metadata.json`` is written in one PUT (atomic on
-S3, Azure and GCS), then the previous commit's files and the staged copies are
-deleted. Until that PUT the committed metadata names only the old files, all
-still present; afterwards only the new ones. A reader that takes its file list
-from ``_metadata.json`` always sees one whole commit; a reader that globs the
-prefix sees both for the few requests the copy takes (docs/commit-protocol.md).
+files are copied server-side into the partition, every one is checked to be
+there, then ``_metadata.json`` is written in one PUT (atomic on S3, Azure and
+GCS), then the previous commit's files and the staged copies are deleted. Until
+that PUT the committed metadata names only the old files, all still present;
+afterwards only the new ones. A reader that takes its file list from
+``_metadata.json`` always sees one whole commit; a reader that globs the prefix
+sees both for the few requests the copy takes (docs/commit-protocol.md).
 
-Before the marker is written the committer calls its ``guard`` (the executor
-passes "do I still hold the partition's lease?"), so a run that lost its lease
-never commits. A run that dies at any moment leaves the previous commit
-readable; :func:`recover` removes what it left behind, and
-:func:`recover_table` finds the staging of every partition of a table (any
-date), so the next run of the pipeline cleans up after any killed run.
+On every backend the files are named anew per commit (``part-0001-<tag>.parquet``),
+so they cannot collide with the committed ones. Before the marker is written the
+committer calls its ``guard`` (the executor passes "do I still hold the
+partition's lease?"), so a run that lost its lease never commits. A run that
+dies at any moment leaves the previous commit readable; ``recover.py`` removes
+what it left behind.
 """
 
 from __future__ import annotations
@@ -48,7 +42,6 @@ import errno
 import json
 import logging
 import os
-import re
 import secrets
 import shutil
 import threading
@@ -57,108 +50,21 @@ from typing import Any
 
 from foundry_dsl.errors import CommitError, FoundryError
 from foundry_dsl.storage.base import StorageBackend
+from foundry_dsl.storage.layout import (
+    ATTEMPT,
+    METADATA_FILE,
+    OLD,
+    STAGING,
+    check_path,
+    committed_metadata,
+    direct_files,
+    listed_names,
+    local_root,
+    staging_prefix,
+    tagged_name,
+)
 
 log = logging.getLogger("foundry.storage")
-
-METADATA_FILE = "_metadata.json"
-#: foundry's private area at the storage root: leases and staging live here
-PRIVATE = "_foundry"
-STAGING = f"{PRIVATE}/staging"
-_ATTEMPT = "attempt-"
-_OLD = "old-"
-#: data files named by an object-store commit: ``<stem>-<8 hex><.ext>``
-_TAGGED = re.compile(r"^[^/.]+-[0-9a-f]{8}(\..+)?$")
-
-
-def committed_metadata(backend: StorageBackend, partition_path: str) -> dict[str, Any] | None:
-    """The committed partition's ``_metadata.json``, or None when nothing is committed."""
-    raw = backend.read_bytes(f"{_check_path(partition_path)}/{METADATA_FILE}")
-    if raw is None:
-        return None
-    try:
-        value = json.loads(raw)
-    except ValueError as exc:
-        raise CommitError(
-            f"partition {partition_path}: {METADATA_FILE} is not valid JSON ({exc}); "
-            "it was not written by foundry: inspect it, then delete it to land the partition again"
-        ) from None
-    if not isinstance(value, dict):
-        raise CommitError(f"partition {partition_path}: {METADATA_FILE} is not a JSON object")
-    return value
-
-
-def staging_prefix(partition_path: str) -> str:
-    """Where attempts at ``partition_path`` stage their files, relative to the root."""
-    return f"{STAGING}/{_check_path(partition_path)}"
-
-
-def recover(backend: StorageBackend, partition_path: str) -> None:
-    """Clean up after killed runs of one partition: staging, and files no commit lists.
-
-    Call it only while holding the partition's lease (never while another run writes it).
-    """
-    partition_path = _check_path(partition_path)
-    root = _local_root(backend)
-    if root is not None:
-        _LocalFolders(root, partition_path).recover()
-        return
-    meta = committed_metadata(backend, partition_path)
-    listed = _listed_names(meta)
-    for name in _direct_files(backend, partition_path):
-        if name == METADATA_FILE or name.startswith(("_", ".")):
-            continue
-        # when foundry's own metadata lists the files, anything else is left over;
-        # otherwise only our tagged names are known to be ours
-        if (listed is not None and name not in listed) or (
-            listed is None and _TAGGED.match(name)
-        ):
-            backend.delete_file(f"{partition_path}/{name}")
-    for path in backend.list_files(staging_prefix(partition_path)):
-        rest = path[len(staging_prefix(partition_path)) + 1 :]
-        if rest.startswith(_ATTEMPT) and rest.count("/") == 1:
-            backend.delete_file(path)
-
-
-def staged_partitions(backend: StorageBackend, table_prefix: str) -> list[str]:
-    """Partitions below ``table_prefix`` that a killed run left staging for, sorted."""
-    base = f"{STAGING}/{_check_path(table_prefix)}"
-    found: set[str] = set()
-    root = _local_root(backend)
-    if root is not None:
-        top = os.path.join(root, *base.split("/"))
-        for folder, dirs, _files in os.walk(top):
-            if any(d.startswith((_ATTEMPT, _OLD)) for d in dirs):
-                found.add(os.path.relpath(folder, os.path.join(root, *STAGING.split("/")))
-                          .replace(os.sep, "/"))
-            dirs[:] = [d for d in dirs if not d.startswith((_ATTEMPT, _OLD))]
-    else:
-        for path in backend.list_files(base):
-            segs = path[len(STAGING) + 1 :].split("/")
-            for i, seg in enumerate(segs[:-1]):
-                if seg.startswith(_ATTEMPT):
-                    found.add("/".join(segs[:i]))
-                    break
-    return sorted(found)
-
-
-def recover_table(
-    backend: StorageBackend,
-    table_prefix: str,
-    claim: Callable[[str], contextlib.AbstractContextManager[bool]],
-) -> list[str]:
-    """Recover every partition of a table that a killed run left staging for, any date.
-
-    ``claim(partition)`` enters a context that says whether this run may touch that
-    partition (it holds or took its lease); partitions a live run holds are skipped,
-    so recovery never deletes a live run's files. Returns the partitions recovered.
-    """
-    done = []
-    for partition in staged_partitions(backend, table_prefix):
-        with claim(partition) as ours:
-            if ours:
-                recover(backend, partition)
-                done.append(partition)
-    return done
 
 
 class PartitionCommitter:
@@ -172,20 +78,20 @@ class PartitionCommitter:
         guard: Callable[[], None] | None = None,
     ) -> None:
         self.backend = backend
-        self.partition_path = _check_path(partition_path)
+        self.partition_path = check_path(partition_path)
         self.run_id = run_id
         #: raises when this run may no longer commit (it lost its lease)
         self.guard = guard or (lambda: None)
         #: 8 random hex digits, fresh per attempt, so a retried run never overwrites
         #: the files of the commit it replaces even when its run_id is the same
         self.tag = secrets.token_hex(4)
-        self.staging = f"{staging_prefix(self.partition_path)}/{_ATTEMPT}{self.tag}"
+        self.staging = f"{staging_prefix(self.partition_path)}/{ATTEMPT}{self.tag}"
         self._lock = threading.Lock()
         self._files: dict[str, str] = {}  # local basename -> final name
         self._sizes: dict[str, int] = {}
         self._state = "open"
-        root = _local_root(backend)
-        self._local = _LocalFolders(root, self.partition_path, self.tag) if root else None
+        root = local_root(backend)
+        self._local = LocalFolders(root, self.partition_path, self.tag) if root else None
 
     # --- upload ---------------------------------------------------------------------
 
@@ -199,7 +105,7 @@ class PartitionCommitter:
             )
         # a name of its own per commit, on every backend: a reader whose listing straddles a
         # commit then fails to open a file (and reads again) instead of mixing two commits
-        final = _tagged_name(name, self.tag)
+        final = tagged_name(name, self.tag)
         with self._lock:
             self._expect_open("upload")
             if name in self._files:
@@ -264,7 +170,7 @@ class PartitionCommitter:
     def _commit_object_store(self, data: bytes, names: set[str]) -> None:
         for name in sorted(names):
             self.backend.copy_file(f"{self.staging}/{name}", f"{self.partition_path}/{name}")
-        present = set(_direct_files(self.backend, self.partition_path))
+        present = set(direct_files(self.backend, self.partition_path))
         missing = sorted(names - present)
         if missing:
             raise CommitError(
@@ -317,7 +223,7 @@ class PartitionCommitter:
             self._local.discard()
             return
         meta = committed_metadata(self.backend, self.partition_path)
-        listed = _listed_names(meta) or set()
+        listed = listed_names(meta) or set()
         for final in finals:
             self.backend.delete_file(f"{self.staging}/{final}")
             if final not in listed:  # a copy made before the commit failed
@@ -328,39 +234,6 @@ class PartitionCommitter:
             raise CommitError(
                 f"partition {self.partition_path}: cannot {what}, this run is {self._state}"
             )
-
-
-# --- helpers ---------------------------------------------------------------------------
-
-
-def _check_path(path: str) -> str:
-    parts = path.split("/")
-    if not path or path != path.strip("/") or any(p in ("", ".", "..") for p in parts):
-        raise CommitError(f"invalid partition path '{path}': want 'a=1/b=2', no '..' or '//'")
-    return path
-
-
-def _tagged_name(name: str, tag: str) -> str:
-    stem, dot, ext = name.partition(".")
-    return f"{stem}-{tag}{dot}{ext}"
-
-
-def _local_root(backend: StorageBackend) -> str | None:
-    root = getattr(backend, "local_root", None)
-    return root if isinstance(root, str) else None
-
-
-def _direct_files(backend: StorageBackend, partition_path: str) -> list[str]:
-    """Files directly in the partition; nested partitions (``hour=14/``) are not ours."""
-    cut = len(partition_path) + 1
-    return [p[cut:] for p in backend.list_files(partition_path) if "/" not in p[cut:]]
-
-
-def _listed_names(meta: dict[str, Any] | None) -> set[str] | None:
-    files = meta.get("files") if meta else None
-    if not isinstance(files, list):
-        return None
-    return {str(f["name"]) if isinstance(f, dict) else str(f) for f in files}
 
 
 # --- local disk: build aside, swap in one syscall ---------------------------------------
@@ -385,7 +258,7 @@ def _exchange(a: str, b: str) -> bool:
     raise OSError(err, f"renameat2 exchange failed: {os.strerror(err)}", a)
 
 
-class _LocalFolders:
+class LocalFolders:
     """The partition folder and, in the staging area, one attempt's folders."""
 
     def __init__(self, root: str, partition_path: str, tag: str = "") -> None:
@@ -393,8 +266,8 @@ class _LocalFolders:
         self.final = os.path.join(root, *partition_path.split("/"))
         self.parent = os.path.dirname(self.final)
         self.area = os.path.join(root, *staging_prefix(partition_path).split("/"))
-        self.staging = os.path.join(self.area, _ATTEMPT + tag)
-        self.old = os.path.join(self.area, _OLD + tag)
+        self.staging = os.path.join(self.area, ATTEMPT + tag)
+        self.old = os.path.join(self.area, OLD + tag)
         leaf = os.path.basename(self.final)
         # where foundry before 0.2 staged, beside the partition: cleaned up, never used
         self.legacy = (f".{leaf}.staging-", f".{leaf}.old-")
@@ -417,7 +290,7 @@ class _LocalFolders:
             os.makedirs(self.parent, exist_ok=True)
             os.rename(self.staging, self.final)
             _fsync(self.parent)
-            self._tidy()
+            self.tidy()
             return
         carried = self._carry_nested()
         try:
@@ -442,7 +315,7 @@ class _LocalFolders:
             # committed already; the next run's recover() removes the old folder
             log.warning("partition %s is committed, but removing %s failed: %s",
                         self.final, leftover, exc)
-        self._tidy()
+        self.tidy()
 
     def _carry_nested(self) -> list[str]:
         # nested partitions (dt=X/hour=H) under the one being replaced are not ours to drop
@@ -464,41 +337,9 @@ class _LocalFolders:
 
     def discard(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
-        self._tidy()
+        self.tidy()
 
-    def recover(self) -> None:
-        olds = self._olds()
-        if not os.path.isdir(self.final) and olds:
-            # died between the fallback's two renames: the old partition goes back; the
-            # newest if a failed clean-up left several (their tags are random, so by age)
-            newest = max(olds, key=lambda path: os.stat(path).st_mtime_ns)
-            os.makedirs(self.parent, exist_ok=True)
-            os.rename(newest, self.final)
-            olds.remove(newest)
-        for path in [*olds, *self._attempts()]:
-            shutil.rmtree(path, ignore_errors=True)
-        self._tidy()
-
-    def _olds(self) -> list[str]:
-        found = []
-        if os.path.isdir(self.area):
-            found += [os.path.join(self.area, n) for n in os.listdir(self.area) if n.startswith(_OLD)]
-        if os.path.isdir(self.parent):
-            found += [os.path.join(self.parent, n) for n in os.listdir(self.parent)
-                      if n.startswith(self.legacy[1])]
-        return found
-
-    def _attempts(self) -> list[str]:
-        found = []
-        if os.path.isdir(self.area):
-            found += [os.path.join(self.area, n) for n in os.listdir(self.area)
-                      if n.startswith(_ATTEMPT)]
-        if os.path.isdir(self.parent):
-            found += [os.path.join(self.parent, n) for n in os.listdir(self.parent)
-                      if n.startswith(self.legacy[0])]
-        return found
-
-    def _tidy(self) -> None:
+    def tidy(self) -> None:
         """Remove the now-empty folders of the staging area, up to ``_foundry/staging``."""
         stop = os.path.join(self.root, *STAGING.split("/"))
         folder = self.area

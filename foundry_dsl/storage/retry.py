@@ -13,7 +13,6 @@ jitter and hands the caller either the result or the last exception.
 from __future__ import annotations
 
 import logging
-import random
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -134,7 +133,9 @@ class Backoff:
     cap: float = 10.0
 
     def delay(self, attempt: int) -> float:
-        return random.uniform(0, min(self.cap, self.base * 2**attempt))
+        from foundry_dsl.backoff import wait
+
+        return wait(attempt + 1, self.base, self.cap, "full")
 
 
 def call_with_retry(

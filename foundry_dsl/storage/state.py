@@ -19,11 +19,9 @@ way, ...}``; never per-row data.
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timezone
 from typing import Any
 
-from foundry_dsl import ir
 from foundry_dsl.errors import StorageError
 from foundry_dsl.ir import NAME_RE
 from foundry_dsl.storage.base import StorageBackend
@@ -81,22 +79,6 @@ class StateStore:
         self.backend.delete_file(self.path(system, table))
 
 
-def cursor_env_name(source: ir.Source) -> str | None:
-    """The spec's cursor env variable of an incremental source, if it names one."""
-    if isinstance(source, ir.DbSource):
-        return source.cursor_env
-    if isinstance(source, ir.ApiSource) and source.incremental:
-        return source.incremental.cursor_env
-    return None
-
-
-def env_cursor(pipeline: ir.Pipeline) -> str | None:
-    """The spec's cursor variable when it is set (and not empty); it overrides the state."""
-    env = cursor_env_name(pipeline.source)
-    value = os.environ.get(env) if env else None
-    return value or None
-
-
 # --- the ledger: the state follows the commits ------------------------------------------
 #
 # A run that moves the cursor writes, in this order:
@@ -125,7 +107,7 @@ def committed(state: dict[str, Any] | None, *, run_id: str, partition: str,
     The high-water cursor moves only forward: a replayed older partition leaves it
     (and the partition that reached it) as they are.
     """
-    from foundry_dsl.planner.windows import past
+    from foundry_dsl.cursors import past
 
     out = {k: v for k, v in (state or {}).items() if k not in ("pending", "start_cursor")}
     high = out.get("cursor")

@@ -28,7 +28,7 @@ import pyarrow as pa
 from foundry_dsl.write.schema import MAX_EXACT_INT, unify_types
 
 if TYPE_CHECKING:
-    from foundry_dsl.sources.base import Batch
+    from foundry_dsl.write.batch import Batch
 
 _ARROW_REFUSALS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError)
 #: records measured to estimate the bytes of a list of records

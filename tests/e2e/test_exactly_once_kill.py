@@ -124,8 +124,8 @@ PRELOAD = [
     "foundry_dsl.executor.local", "foundry_dsl.executor.run",
     "foundry_dsl.executor.streams", "foundry_dsl.executor.jobs", "foundry_dsl.storage.api",
     "foundry_dsl.write.chunker", "foundry_dsl.write.convert", "foundry_dsl.write.schema",
-    "foundry_dsl.write.writers", "foundry_dsl.sources.custom", "foundry_dsl.sources.sql.cursor",
-    "foundry_dsl.storage.backends", "foundry_dsl.storage.commit", "foundry_dsl.storage.lease",
+    "foundry_dsl.write.writers", "foundry_dsl.sources.custom", "foundry_dsl.cursors",
+    "foundry_dsl.storage.registry", "foundry_dsl.storage.local", "foundry_dsl.storage.s3", "foundry_dsl.storage.commit", "foundry_dsl.storage.recover", "foundry_dsl.storage.lease",
     "foundry_dsl.storage.state", "foundry_dsl.planner.windows", "foundry_dsl.cli.render.summary",
     "duckdb", "pyarrow", "pyarrow.parquet", "s3fs", "rich.console",
 ]
@@ -189,7 +189,7 @@ def install():
     from foundry_dsl.executor import run as pipeline_run
     from foundry_dsl.storage.state import StateStore
     from foundry_dsl.storage import commit, lease
-    from foundry_dsl.storage.backends import FsspecBackend
+    from foundry_dsl.storage.fsspec_backend import FsspecBackend
 
     if os.environ.get("KILLTEST_LEASE_TTL"):
         ttl = float(os.environ["KILLTEST_LEASE_TTL"])
@@ -197,7 +197,9 @@ def install():
         lease.try_acquire = functools.partial(lease.try_acquire, ttl=ttl)
 
     _wrap(pipeline_run.PipelineRun, "_run_leased", before=lambda *a, **k: event("leased"))
-    _wrap(pipeline_run.PipelineRun, "_stream", before=lambda *a, **k: event("extract"))
+    from foundry_dsl.executor import land
+
+    _wrap(land.Landing, "_stream", before=lambda *a, **k: event("extract"))
     _wrap(commit.PartitionCommitter, "upload", after=lambda *a, **k: event("upload"))
 
     def commit_starts(*a, **k):

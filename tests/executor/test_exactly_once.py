@@ -286,7 +286,7 @@ def test_on_object_stores_the_intent_precedes_the_commit_and_the_cursor_follows_
 ) -> None:
     import uuid
 
-    from foundry_dsl.storage import backends
+    from foundry_dsl.storage import registry as backends
     from tests.storage.recording_backend import RecordingBackend
 
     p = _pipeline(tmp_path)

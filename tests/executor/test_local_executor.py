@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from foundry_dsl.executor.jobs import WriteJob
-from foundry_dsl.executor.run import staging_root
+from foundry_dsl.executor.scopes import staging_root
 from foundry_dsl.sources.base import ExtractContext, Extractor
 from tests.executor.helpers import AT, NEXT_DAY, apply, custom_pipeline, only, partition, rows
 
@@ -118,7 +118,7 @@ def test_the_stored_cursor_reaches_the_next_run(tmp_path: Path) -> None:
 
 def test_sources_name_their_cursor_env_variable() -> None:
     from foundry_dsl import ir
-    from foundry_dsl.storage.state import cursor_env_name
+    from foundry_dsl.sources.registry import cursor_env_name
 
     db = ir.DbSource(connection=ir.EnvRef(name="DSN"), query="select 1", cursor_env="ORDERS_CURSOR")
     api = ir.ApiSource(base_url="http://x", incremental=ir.ApiIncremental(field="u", param="since", cursor_env="C"))
@@ -161,7 +161,7 @@ def test_cleanup_on_failure_false_keeps_local_staging_and_says_where(tmp_path: P
     p = custom_pipeline(tmp_path, code, max_rows_per_file=1, cleanup_on_failure=False)
     result = only(apply(p))
     assert result.status == "failed"
-    kept = [d for d in staging_root(p).iterdir()]
+    kept = [d for d in staging_root(p.run.local_output_dir, p.name).iterdir()]
     assert len(kept) == 1
     assert f"staging kept in {kept[0]}" in (result.error or "")
 
@@ -175,7 +175,7 @@ def test_cleanup_on_failure_removes_local_staging(tmp_path: Path) -> None:
     """
     p = custom_pipeline(tmp_path, code, max_rows_per_file=1)
     assert only(apply(p)).status == "failed"
-    assert not staging_root(p).exists() or list(staging_root(p).iterdir()) == []
+    assert not staging_root(p.run.local_output_dir, p.name).exists() or list(staging_root(p.run.local_output_dir, p.name).iterdir()) == []
 
 
 def test_lineage_adds_the_batch_id_and_the_run_time(tmp_path: Path) -> None:
@@ -285,10 +285,10 @@ class Ranges(Extractor):
 def test_prepare_runs_once_per_run_and_every_part_sees_its_result(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import foundry_dsl.sources.base as base
+    import foundry_dsl.sources.registry as registry
 
     p = custom_pipeline(tmp_path, "class Source: pass\n")
-    monkeypatch.setattr(base, "extractor_for", lambda source: Ranges(source))
+    monkeypatch.setattr(registry, "extractor_for", lambda source: Ranges(source))
     Ranges.prepared_calls = 0
     result = only(apply(p))
     assert result.status == "succeeded", result.error

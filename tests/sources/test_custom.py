@@ -13,8 +13,9 @@ import pytest
 from foundry_dsl import ir
 from foundry_dsl.errors import ExtractError
 from foundry_dsl.extractors.base import BaseExtractor
-from foundry_dsl.sources.base import ExtractContext, NewCursor, extractor_for
+from foundry_dsl.sources.base import ExtractContext, NewCursor
 from foundry_dsl.sources.custom import spec_config
+from foundry_dsl.sources.registry import extractor_for
 
 # the spec's example, byte for byte but for its records and cursor
 SPEC_EXTRACTOR = '''

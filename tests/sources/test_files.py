@@ -13,8 +13,9 @@ import pytest
 
 from foundry_dsl import ir
 from foundry_dsl.errors import ExtractError
-from foundry_dsl.sources.base import ExtractContext, NewCursor, extractor_for
+from foundry_dsl.sources.base import ExtractContext, NewCursor
 from foundry_dsl.sources.files import FilesExtractor
+from foundry_dsl.sources.registry import extractor_for
 from foundry_dsl.write.convert import to_table
 
 ROWS = [{"id": 1, "name": "a, b"}, {"id": 2, "name": 'say "hi"'}, {"id": 3, "name": "c"}]

@@ -9,8 +9,9 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from foundry_dsl.storage.backends import FsspecBackend, backend_for
-from foundry_dsl.storage.commit import committed_metadata
+from foundry_dsl.storage.fsspec_backend import FsspecBackend
+from foundry_dsl.storage.layout import committed_metadata
+from foundry_dsl.storage.registry import backend_for
 from tests.e2e.helpers import AT, DATE, foundry, write_orders
 from tests.fixtures.storage_services import (
     ENV_AZ_CONN,

@@ -8,7 +8,8 @@ import pytest
 
 from foundry_dsl import ir
 from foundry_dsl.errors import StorageError
-from foundry_dsl.storage.backends import FsspecBackend, backend_for, backend_root_url
+from foundry_dsl.storage.fsspec_backend import FsspecBackend
+from foundry_dsl.storage.registry import backend_for, backend_root_url
 from tests.fixtures.storage_services import Service, make_pipeline
 
 

@@ -9,14 +9,11 @@ from pathlib import Path
 import pytest
 
 from foundry_dsl.errors import CommitError, StorageError
-from foundry_dsl.storage.backends import backend_for
 from foundry_dsl.storage.base import StorageBackend
-from foundry_dsl.storage.commit import (
-    METADATA_FILE,
-    PartitionCommitter,
-    committed_metadata,
-    recover,
-)
+from foundry_dsl.storage.commit import PartitionCommitter
+from foundry_dsl.storage.layout import METADATA_FILE, committed_metadata
+from foundry_dsl.storage.recover import recover
+from foundry_dsl.storage.registry import backend_for
 from tests.fixtures.storage_services import Service, make_pipeline
 
 PARTITION = "system=shop/table=orders/dt=2025-01-12"

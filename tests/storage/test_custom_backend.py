@@ -9,8 +9,9 @@ import pytest
 
 from foundry_dsl import ir
 from foundry_dsl.errors import ConfigError
-from foundry_dsl.storage.backends import backend_for
-from foundry_dsl.storage.commit import PartitionCommitter, committed_metadata
+from foundry_dsl.storage.commit import PartitionCommitter
+from foundry_dsl.storage.layout import committed_metadata
+from foundry_dsl.storage.registry import backend_for
 from tests.fixtures.storage_services import make_pipeline
 from tests.storage.memory_backend import MemoryBackend
 

@@ -8,9 +8,12 @@ from pathlib import Path
 import pytest
 
 from foundry_dsl.errors import FoundryError
-from foundry_dsl.storage.backends import FsspecBackend, backend_for
 from foundry_dsl.storage.base import StorageBackend
-from foundry_dsl.storage.commit import PartitionCommitter, committed_metadata, recover
+from foundry_dsl.storage.commit import PartitionCommitter
+from foundry_dsl.storage.fsspec_backend import FsspecBackend
+from foundry_dsl.storage.layout import committed_metadata
+from foundry_dsl.storage.recover import recover
+from foundry_dsl.storage.registry import backend_for
 from tests.fixtures.fault_proxy import FaultProxy
 from tests.fixtures.storage_services import Service, make_pipeline, s3_storage
 

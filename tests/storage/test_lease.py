@@ -25,20 +25,21 @@ import pytest
 
 from foundry_dsl import ir
 from foundry_dsl.errors import StorageError
-from foundry_dsl.storage.backends import FsspecBackend, backend_for
 from foundry_dsl.storage.base import StorageBackend
+from foundry_dsl.storage.fsspec_backend import FsspecBackend
 from foundry_dsl.storage.lease import (
     Holder,
     Lease,
     LeaseHeld,
     LeaseLost,
-    LocalLease,
-    ObjectLease,
     acquire,
     current_holder,
     lease_path,
     try_acquire,
 )
+from foundry_dsl.storage.lease_local import LocalLease
+from foundry_dsl.storage.lease_object import ObjectLease
+from foundry_dsl.storage.registry import backend_for
 from tests.fixtures.storage_services import REPO, Service, free_port, make_pipeline, s3_storage
 from tests.storage.memory_backend import MemoryBackend
 
@@ -220,9 +221,9 @@ def test_s3_refuses_a_lease_when_botocore_does_not_know_the_conditions(
 ) -> None:
     # s3fs drops parameters its botocore does not know, which would make every write
     # unconditional without a word
-    from foundry_dsl.storage import backends
+    from foundry_dsl.storage import s3
 
-    monkeypatch.setattr(backends, "_s3_accepts", lambda operation, param: False)
+    monkeypatch.setattr(s3, "_s3_accepts", lambda operation, param: False)
     with pytest.raises(StorageError, match=r"cannot hold a lease: botocore .* IfNoneMatch"):
         acquire(build(moto_s3, prefix), SCOPE, holder("r1"))
 
@@ -604,7 +605,7 @@ def test_local_lease_held_says_the_lock_frees_when_the_process_exits(
 
 CHILD = """
 import sys
-from foundry_dsl.storage.backends import local_backend
+from foundry_dsl.storage.local import local_backend
 from foundry_dsl.storage.lease import Holder, acquire
 lease = acquire(local_backend(sys.argv[1]), sys.argv[2], Holder.for_run("run-child", "shop.orders"))
 print("held", flush=True)

@@ -12,13 +12,10 @@ import pytest
 
 from foundry_dsl.errors import CommitError
 from foundry_dsl.storage import commit as commit_module
-from foundry_dsl.storage.backends import local_backend
-from foundry_dsl.storage.commit import (
-    METADATA_FILE,
-    PartitionCommitter,
-    committed_metadata,
-    recover,
-)
+from foundry_dsl.storage.commit import PartitionCommitter
+from foundry_dsl.storage.layout import METADATA_FILE, committed_metadata
+from foundry_dsl.storage.local import local_backend
+from foundry_dsl.storage.recover import recover
 
 PARTITION = "system=shop/table=orders/dt=2025-01-12"
 COMMITS = 40
@@ -218,7 +215,7 @@ def test_a_swap_that_fails_keeps_the_old_partition_and_its_hour_partitions(
 
 
 def test_recovery_restores_the_newest_of_several_old_partitions(tmp_path: Path) -> None:
-    from foundry_dsl.storage.commit import recover
+    from foundry_dsl.storage.recover import recover
 
     root = tmp_path / "lake"
     area = root / "_foundry" / "staging" / "system=shop" / "table=orders" / "dt=2025-01-12"

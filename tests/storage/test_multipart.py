@@ -7,7 +7,8 @@ from pathlib import Path
 
 import boto3
 
-from foundry_dsl.storage.backends import FsspecBackend, backend_for
+from foundry_dsl.storage.fsspec_backend import FsspecBackend
+from foundry_dsl.storage.registry import backend_for
 from tests.fixtures.storage_services import BUCKET, S3_KEY, S3_SECRET, Service, make_pipeline
 
 MiB = 2**20

@@ -9,7 +9,8 @@ import pytest
 
 from foundry_dsl import ir
 from foundry_dsl.errors import FoundryError
-from foundry_dsl.storage.backends import FsspecBackend, backend_for
+from foundry_dsl.storage.fsspec_backend import FsspecBackend
+from foundry_dsl.storage.registry import backend_for
 from foundry_dsl.storage.retry import Backoff
 from tests.fixtures.storage_services import (
     AZURITE_KEY,

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from foundry_dsl.errors import StorageError
-from foundry_dsl.storage.backends import backend_for
+from foundry_dsl.storage.registry import backend_for
 from foundry_dsl.storage.state import StateStore
 from tests.fixtures.storage_services import Service, make_pipeline
 

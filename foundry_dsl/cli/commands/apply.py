@@ -1,7 +1,8 @@
 """CLI layer: ``foundry apply FILE...``: execute the plan and land the data.
 
 Builds the same :class:`~foundry_dsl.planner.plan.Plan` that ``foundry plan`` shows
-and hands it to the local executor. Exit code 0 only when every pipeline
+and runs it with :func:`foundry_dsl.api.apply` on the local executor, adding only
+progress, logging and the summary. Exit code 0 only when every pipeline
 succeeded; a summary table lists each pipeline's outcome.
 """
 
@@ -40,6 +41,7 @@ def execute(plan: Plan, *, parallel: int, log_format: str) -> int:
     from rich.console import Console
     from rich.text import Text
 
+    from foundry_dsl import api
     from foundry_dsl.cli.logs import LogProgress, RichProgress, secret_values, setup_logging
     from foundry_dsl.cli.render.summary import summary_line, summary_table
     from foundry_dsl.errors import PlanError
@@ -52,13 +54,13 @@ def execute(plan: Plan, *, parallel: int, log_format: str) -> int:
     err = Console(stderr=True, highlight=False)
     if log_format == "text" and sys.stderr.isatty():
         with RichProgress(err) as progress:
-            result = executor.execute(plan, progress)
+            result = api.apply(plan, executor=executor, progress=progress)
         for r in result.results:
             if r.error:
                 # the message is text, never markup: task ids look like tags ("write[csv]")
                 err.print(Text.assemble(("error: ", "red"), r.error), soft_wrap=True)
     else:
-        result = executor.execute(plan, LogProgress())
+        result = api.apply(plan, executor=executor, progress=LogProgress())
     if log_format == "text":
         out = Console(highlight=False)
         out.print(summary_table(result))

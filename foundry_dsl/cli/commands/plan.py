@@ -12,7 +12,7 @@ import datetime as dt
 import sys
 from typing import TYPE_CHECKING
 
-from foundry_dsl.errors import ConfigError, PlanError
+from foundry_dsl.errors import ConfigError
 
 if TYPE_CHECKING:
     from foundry_dsl.planner.plan import Plan
@@ -67,57 +67,50 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run_inputs(args: argparse.Namespace) -> tuple[dt.date, dt.datetime]:
-    """``--date`` and ``--at`` as values: the date defaults to the day of ``--at``."""
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    at = now
-    if args.at:
-        try:
-            at = dt.datetime.fromisoformat(args.at.replace("Z", "+00:00"))
-        except ValueError:
-            raise ConfigError.single(
-                f"--at {args.at!r} is not an ISO 8601 time", help="e.g. --at 2025-01-12T14:30:00Z"
-            ) from None
-        try:
-            at = at.replace(tzinfo=dt.timezone.utc) if at.tzinfo is None else at.astimezone(dt.timezone.utc)
-        except OverflowError:
-            # an offset that moves the time before year 1 or past 9999
-            raise ConfigError.single(
-                f"--at {args.at!r} is outside the years 1 to 9999 in UTC",
-                help="e.g. --at 2025-01-12T14:30:00Z",
-            ) from None
-    day = at.date()
-    if args.date:
-        try:
-            day = dt.date.fromisoformat(args.date)
-        except ValueError:
-            raise ConfigError.single(
-                f"--date {args.date!r} is not a date", help="use YYYY-MM-DD, e.g. --date 2025-01-12"
-            ) from None
+def parse_run_inputs(args: argparse.Namespace) -> tuple[dt.date | None, dt.datetime | None]:
+    """``--date`` and ``--at`` parsed into values (None when not given; the api defaults them)."""
+    at = parse_at(args.at) if args.at else None
+    day = parse_date(args.date) if args.date else None
     return day, at
 
 
+def parse_at(text: str) -> dt.datetime:
+    """``--at``: an ISO 8601 time, in UTC (a time without offset is UTC)."""
+    try:
+        at = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError.single(
+            f"--at {text!r} is not an ISO 8601 time", help="e.g. --at 2025-01-12T14:30:00Z"
+        ) from None
+    try:
+        return at.replace(tzinfo=dt.timezone.utc) if at.tzinfo is None else at.astimezone(dt.timezone.utc)
+    except OverflowError:
+        # an offset that moves the time before year 1 or past 9999
+        raise ConfigError.single(
+            f"--at {text!r} is outside the years 1 to 9999 in UTC",
+            help="e.g. --at 2025-01-12T14:30:00Z",
+        ) from None
+
+
+def parse_date(text: str) -> dt.date:
+    """``--date``: YYYY-MM-DD."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError.single(
+            f"--date {text!r} is not a date", help="use YYYY-MM-DD, e.g. --date 2025-01-12"
+        ) from None
+
+
 def build_from_args(args: argparse.Namespace, look_up_storage: bool, estimate: bool = False) -> Plan:
-    from foundry_dsl.frontends.load import load
-    from foundry_dsl.planner.build import build_plan
+    """The run arguments → :meth:`foundry_dsl.api.Project.plan`."""
+    from foundry_dsl import api
 
-    project = load(args.files)
-    day, at = run_inputs(args)
-    pipelines = project.pipelines
-    if args.select:
-        known = {p.name for p in pipelines}
-        unknown = [s for s in args.select if s not in known]
-        if unknown:
-            from foundry_dsl.errors import did_you_mean
-
-            hint = did_you_mean(unknown[0], known)
-            raise PlanError(
-                f"--select {unknown[0]}: no such pipeline in {', '.join(args.files)}"
-                + (f"; {hint}" if hint else f" (pipelines: {', '.join(sorted(known))})")
-            )
-        pipelines = tuple(p for p in pipelines if p.name in set(args.select))
-    return build_plan(pipelines, day, at, args.batch_id, look_up_storage=look_up_storage,
-                      estimate=estimate, request=window_request(args))
+    project = api.load(args.files)
+    day, at = parse_run_inputs(args)
+    return project.plan(date=day, at=at, batch_id=args.batch_id, select=args.select,
+                        window=window_request(args), look_up_storage=look_up_storage,
+                        estimate=estimate)
 
 
 def window_request(args: argparse.Namespace) -> WindowRequest:

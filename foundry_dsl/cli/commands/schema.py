@@ -1,6 +1,6 @@
 """`foundry schema [--output FILE]`: the JSON Schema of the YAML front end.
 
-CLI layer. Prints (or writes) ``frontends.yaml_schema.schema()`` as JSON, so
+CLI layer. Prints (or writes) ``frontends.medallion.schema.schema()`` as JSON, so
 an editor's YAML language server can complete and check pipeline configs,
 e.g. with ``# yaml-language-server: $schema=foundry.schema.json`` at the top
 of a config.

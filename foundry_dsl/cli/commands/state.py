@@ -24,14 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from foundry_dsl import api
     from foundry_dsl.errors import did_you_mean
-    from foundry_dsl.frontends.load import load
     from foundry_dsl.storage.api import state_store
-    from foundry_dsl.storage.backends import backend_for
+    from foundry_dsl.storage.registry import backend_for
 
-    project = load(args.file)
+    project = api.load(args.file)
     try:
-        p = project.pipeline(args.pipeline)
+        p = project.ir.pipeline(args.pipeline)
     except KeyError:
         names = [q.name for q in project.pipelines]
         hint = did_you_mean(args.pipeline, names)
@@ -70,8 +70,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _has_cursor(source: ir.Source) -> bool:
     """Whether a run starts from the stored cursor (a custom class may use it as it likes)."""
-    if isinstance(source, ir.ApiSource):
-        return source.incremental is not None
-    if isinstance(source, ir.DbSource):
-        return source.incremental_key is not None
-    return isinstance(source, ir.CustomSource)
+    from foundry_dsl.sources.registry import extractor_class
+
+    return extractor_class(source.kind).keeps_cursor(source) is not False

@@ -16,9 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from foundry_dsl.frontends.load import load
+    from foundry_dsl import api
 
-    project = load(args.files)
+    project = api.load(args.files)
     for p in project.pipelines:
         print(summary(p))
     n = len(project.pipelines)

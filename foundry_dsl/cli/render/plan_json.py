@@ -12,7 +12,6 @@ import json
 from typing import Any
 
 from foundry_dsl import __version__
-from foundry_dsl.planner.build import compression_for
 from foundry_dsl.planner.partitions import METADATA_FILE, committed_name
 from foundry_dsl.planner.plan import PipelinePlan, Plan, describe_source, estimate_json
 
@@ -71,8 +70,9 @@ def pipeline_to_json(pp: PipelinePlan, estimated: bool = False) -> dict[str, Any
         },
         "files": {
             "formats": [
-                {"format": f, "compression": compression_for(f, p), "first": committed_name(1, f)}
-                for f in pp.formats
+                {"format": o.format, "compression": o.compression,
+                 "first": committed_name(1, o.format)}
+                for o in pp.settings.outputs
             ],
             "count": None,  # known only while running: one file per chunk and format
             "metadata": METADATA_FILE,

@@ -18,7 +18,6 @@ from rich.text import Text
 
 from foundry_dsl.cli.render.graph_text import chain
 from foundry_dsl.cli.render.units import human_bytes, human_count
-from foundry_dsl.planner.build import compression_for
 from foundry_dsl.planner.partitions import METADATA_FILE, committed_name
 from foundry_dsl.planner.plan import PipelinePlan, Plan, describe_ranges, describe_source
 
@@ -109,12 +108,12 @@ def _tree(pp: PipelinePlan, style: str) -> Text:
 
 
 def _format(fmt: str, pp: PipelinePlan) -> str:
-    comp = compression_for(fmt, pp.pipeline)
+    comp = pp.settings.output(fmt).compression
     return f"{fmt} ({comp})" if fmt == "parquet" else fmt
 
 
 def _limits(pp: PipelinePlan) -> str:
-    r = pp.pipeline.run
+    r = pp.settings
     size = f"up to {human_bytes(r.max_file_size)}" if r.max_file_size else "no size limit"
     rows = f"up to {human_count(r.max_rows_per_file)} rows" if r.max_rows_per_file else "no row limit"
     lineage = ", with _batch_id and _extracted_at columns" if r.lineage else ""
@@ -122,7 +121,7 @@ def _limits(pp: PipelinePlan) -> str:
 
 
 def _workers(pp: PipelinePlan) -> str:
-    w = pp.pipeline.run.workers
+    w = pp.settings.workers
     if pp.parts is None:
         streams = "extract streams decided by the extractor"
     else:

@@ -16,6 +16,7 @@ the files named on the command line.
 from __future__ import annotations
 
 import copy
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,10 @@ from foundry_dsl.frontends.positioned import Env, PList, PMap, PNode, PScalar, Q
 from foundry_dsl.frontends.read import read_text, unreadable
 from foundry_dsl.resources import stdlib_dir
 
-SOURCE_KINDS = ("api", "db", "files", "custom")
+#: every kind of the IR's source union, in its order: a new kind needs no change here
+SOURCE_KINDS = tuple(
+    str(m.model_fields["kind"].default) for m in typing.get_args(typing.get_args(ir.Source)[0])
+)
 TOP_LEVEL = ("import", "platform", "source", "pipeline")
 STDLIB_PREFIX = "stdlib/"
 

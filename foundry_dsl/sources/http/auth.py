@@ -18,7 +18,7 @@ from foundry_dsl import ir
 from foundry_dsl.errors import ExtractError
 
 if TYPE_CHECKING:
-    from foundry_dsl.sources.http.client import Response
+    from foundry_dsl.sources.http.transport import Response
 
 # a token is renewed this long before it expires, so it never expires in flight
 EXPIRY_MARGIN = 5.0
@@ -154,15 +154,19 @@ class OAuth2Authenticator(Authenticator):
 
 def authenticator_for(auth: ir.Auth, fetch_token: TokenFetcher) -> Authenticator:
     """The authenticator of an auth kind; secrets are read from the environment here."""
-    if isinstance(auth, ir.BearerAuth):
-        return BearerAuthenticator(auth)
-    if isinstance(auth, ir.ApiKeyAuth):
-        return ApiKeyAuthenticator(auth)
-    if isinstance(auth, ir.BasicAuth):
-        return BasicAuthenticator(auth)
-    if isinstance(auth, ir.OAuth2Auth):
+    if auth.kind == "oauth2":
         return OAuth2Authenticator(auth, fetch_token)
-    return Authenticator()
+    make = AUTHENTICATORS.get(auth.kind)
+    return make(auth) if make else Authenticator()
+
+
+#: one entry per auth kind of the IR (``none`` has no entry: it adds nothing)
+AUTHENTICATORS: dict[str, Callable[..., Authenticator]] = {
+    "bearer": BearerAuthenticator,
+    "api_key": ApiKeyAuthenticator,
+    "basic": BasicAuthenticator,
+    "oauth2": OAuth2Authenticator,
+}
 
 
 def _required(value: str | ir.EnvRef) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import random
 import re
 import threading
 import time
@@ -24,6 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import orjson
 
 from foundry_dsl import ir
+from foundry_dsl.backoff import wait
 from foundry_dsl.errors import ExtractError, redact
 from foundry_dsl.sources.http.auth import Authenticator, authenticator_for
 from foundry_dsl.sources.http.transport import Response, Transport, TransportError
@@ -258,8 +258,7 @@ class HttpClient:
 
     def _backoff(self, attempt: int) -> float:
         """Exponential with "equal jitter": half fixed, half random, capped."""
-        ceiling = min(self.policy.max_backoff, self.policy.backoff * 2 ** (attempt - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
+        return wait(attempt, self.policy.backoff, self.policy.max_backoff, "equal")
 
     def _error(
         self,

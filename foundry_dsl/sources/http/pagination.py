@@ -250,17 +250,18 @@ class NextUrlPaginator(_UrlPaginator):
 
 def paginator_for(p: ir.Pagination, url: str, params: Mapping[str, Any],
                   where: Callable[[str], str]) -> Paginator:
-    if isinstance(p, ir.OffsetPagination):
-        return OffsetPaginator(p, url, params, where)
-    if isinstance(p, ir.PagePagination):
-        return PagePaginator(p, url, params, where)
-    if isinstance(p, ir.CursorPagination):
-        return CursorPaginator(p, url, params, where)
-    if isinstance(p, ir.LinkPagination):
-        return LinkPaginator(p, url, params, where)
-    if isinstance(p, ir.NextUrlPagination):
-        return NextUrlPaginator(p, url, params, where)
-    return Paginator(url, params, where)
+    make = PAGINATORS.get(p.kind)
+    return make(p, url, params, where) if make else Paginator(url, params, where)
+
+
+#: one entry per pagination kind of the IR (``none``: a single request, no entry)
+PAGINATORS: dict[str, Callable[..., Paginator]] = {
+    "offset": OffsetPaginator,
+    "page": PagePaginator,
+    "cursor": CursorPaginator,
+    "link": LinkPaginator,
+    "next_url": NextUrlPaginator,
+}
 
 
 def _number(value: Any, path: str | None, page: Page, pager: Paginator) -> int:

@@ -12,7 +12,7 @@ import datetime as dt
 import decimal
 from typing import Any
 
-from foundry_dsl.sources.sql import cursor
+from foundry_dsl import cursors as cursor
 
 
 def cut_points(low: Any, high: Any, parts: int) -> list[Any]:

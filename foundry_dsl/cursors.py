@@ -1,6 +1,7 @@
 """Incremental cursors as typed values: parse, compare, render, step back.
 
-Part of the database source. A cursor is stored as text (ISO 8601 for dates and
+Shared by the sources (a query's bounds), the planner (windows) and the state
+store (the high-water mark): a cursor is stored as text (ISO 8601 for dates and
 timestamps, keeping microseconds and the UTC offset); comparisons happen on the
 typed value so that ``'9' < '10'`` and mixed offsets never pick the wrong maximum.
 """
@@ -84,3 +85,13 @@ def step_back(text: str, seconds: float) -> str:
     if isinstance(value, decimal.Decimal):
         return render(value - decimal.Decimal(str(seconds)))
     raise ValueError(f"lookback needs a timestamp, date or number cursor, not {text!r}")
+
+
+def later(a: str | None, b: str | None) -> str | None:
+    """The greater of two cursors by typed comparison (numbers as numbers, times as times)."""
+    return greatest([a, b])
+
+
+def past(cursor: str, end: str) -> bool:
+    """Whether ``cursor`` lies beyond a window's inclusive ``end``."""
+    return cursor != end and greatest([cursor, end]) == cursor
