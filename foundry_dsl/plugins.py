@@ -15,9 +15,11 @@ from foundry_dsl.errors import PlanError, did_you_mean
 
 
 def installed(group: str) -> dict[str, str]:
-    """The ``name → "module:attr"`` of every entry point of ``group``."""
+    """The ``name → "module:attr"`` of every entry point of ``group`` ("": none)."""
     from importlib import metadata
 
+    if not group:
+        return {}
     return {ep.name: ep.value for ep in metadata.entry_points(group=group)}
 
 

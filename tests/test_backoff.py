@@ -11,7 +11,7 @@ def test_the_ceiling_doubles_per_attempt_up_to_the_cap() -> None:
     random.seed(7)
     for attempt, ceiling in [(1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0), (5, 5.0), (9, 5.0)]:
         waits = [wait(attempt, 0.5, 5.0) for _ in range(200)]
-        assert 0 <= min(waits) and max(waits) <= ceiling
+        assert min(waits) >= 0 and max(waits) <= ceiling
         assert max(waits) > 0.9 * ceiling  # full jitter reaches the ceiling
 
 

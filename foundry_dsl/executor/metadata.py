@@ -30,6 +30,7 @@ def schema_to_json(schema: pa.Schema) -> list[dict[str, str]]:
 def build_metadata(
     *,
     pipeline: ir.Pipeline,
+    formats: tuple[str, ...],  # as the plan lists them; the first counts the records
     partition_path: str,
     run_date: dt.date,
     batch_id: str,
@@ -41,7 +42,7 @@ def build_metadata(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``_metadata.json`` document of one committed partition."""
-    formats = {f.format for f in files} | set(pipeline.run.formats)
+    written = {f.format for f in files} | set(formats)
     ordered = sorted(files, key=lambda f: f.name)
     doc: dict[str, Any] = {
         # the original tool's fields, in its order
@@ -50,10 +51,10 @@ def build_metadata(
         "system": pipeline.system,
         "table": pipeline.table,
         # rows of one format: with parquet and csv both written, each holds every row once
-        "total_records": _records(ordered, pipeline.run.formats),
+        "total_records": _records(ordered, formats),
         "num_files": len(ordered),
         "partition_path": partition_path.rstrip("/") + "/",
-        "file_formats": {"csv": "csv" in formats, "parquet": "parquet" in formats},
+        "file_formats": {"csv": "csv" in written, "parquet": "parquet" in written},
         "new_cursor": new_cursor,
         # foundry's additions
         "batch_id": batch_id,

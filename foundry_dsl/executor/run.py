@@ -97,9 +97,9 @@ class PipelineRun:
 
     def _run(self, started: float) -> PipelineResult:
         from foundry_dsl.storage.lease import acquire
-        from foundry_dsl.storage.registry import backend_for
+        from foundry_dsl.storage.registry import open_backend
 
-        backend = backend_for(self.p)
+        backend = open_backend(self.pp.storage, self.p.name)
         self.secrets.extend(_backend_secrets(backend))
         # one writer per partition (per table when a cursor is shared by its partitions):
         # a second run fails here, naming the holder, before it touches anything
@@ -318,6 +318,7 @@ class PipelineRun:
 
         return build_metadata(
             pipeline=self.p,
+            formats=tuple(o.format for o in self.pp.settings.outputs),
             partition_path=self.pp.partition_path,
             run_date=self.pp.run_date,
             batch_id=self.pp.batch_id,

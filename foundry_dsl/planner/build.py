@@ -90,6 +90,7 @@ def plan_pipeline(
         formats=p.run.formats,
         parts=parts,
         settings=settings,
+        storage=_resolved_storage(p),
         graph=task_graph(p, path, parts, settings),
         estimate=_estimate(p, inputs, bid, settings),
         request=req,
@@ -188,6 +189,12 @@ def task_graph(
     upload = Task("upload", "upload", tuple(t.id for t in writes), {"partition": path}, dynamic=True)
     commit = Task("commit", "commit", (upload.id,), {"partition": path, "marker": METADATA_FILE})
     return TaskGraph([*extracts, chunk, *writes, upload, commit])
+
+
+def _resolved_storage(p: ir.Pipeline) -> ir.Storage:
+    from foundry_dsl.storage.registry import resolved
+
+    return resolved(p.platform.storage, p.run)
 
 
 def target_root(p: ir.Pipeline) -> str:

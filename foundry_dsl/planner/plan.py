@@ -77,6 +77,8 @@ class PipelinePlan:
     formats: tuple[ir.Format, ...]
     parts: int | None  # extract streams; None: the extractor decides at run time
     settings: RunSettings
+    #: where the run writes, resolved (a local path absolute); secrets stay env(...)
+    storage: ir.Storage
     graph: TaskGraph = field(compare=False)
     action: Action = "unknown"
     existing: Existing | None = None

@@ -4,8 +4,12 @@ Everything the rest of foundry asks about a kind (how it reads, splits, estimate
 describes itself in a plan, which cursor variable it reads) is a method of the
 kind's extractor class, so a new kind is its IR model, its module and one line
 in :data:`BUILTIN`. The modules load only when a kind is used, which keeps
-``foundry --help`` fast. Third-party kinds come in through the
-``foundry.sources`` entry point group, named like the built-in ones.
+``foundry --help`` fast.
+
+Installed packages add kinds through the ``foundry.sources`` entry point group
+(``name = "package.module:ExtractorClass"``). They have no IR model of their
+own: ``source NAME { ... }`` compiles to a custom source of that class with the
+block's fields as its params (the extractor reads ``source.params``).
 """
 
 from __future__ import annotations
@@ -31,15 +35,15 @@ BUILTIN: dict[str, str] = {
 }
 
 
-def kinds() -> list[str]:
-    """Every source kind known here, built-in and installed."""
-    return plugins.names(BUILTIN, ENTRY_POINT_GROUP)
+def installed_kinds() -> dict[str, str]:
+    """Kinds of installed packages: ``name → "module:Class"``."""
+    return {k: v for k, v in plugins.installed(ENTRY_POINT_GROUP).items() if k not in BUILTIN}
 
 
 @functools.cache
 def extractor_class(kind: str) -> type[Extractor]:
-    """The extractor class of ``kind``; a PlanError with did-you-mean for an unknown one."""
-    cls: type[Extractor] = plugins.load(BUILTIN, ENTRY_POINT_GROUP, kind, "source kind")
+    """The extractor class of an IR source kind; a PlanError with did-you-mean otherwise."""
+    cls: type[Extractor] = plugins.load(BUILTIN, "", kind, "source kind")
     return cls
 
 

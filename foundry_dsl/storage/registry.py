@@ -124,10 +124,24 @@ def backend_root_url(storage: ir.Storage, run: ir.RunOptions) -> str:
     return kind(storage.kind).root_url(storage)
 
 
+def resolved(storage: ir.Storage, run: ir.RunOptions) -> ir.Storage:
+    """The storage a run writes to, as a plan carries it: a local path made absolute
+    where the plan is made, so a run elsewhere never reads the current directory."""
+    import os
+
+    storage = written_to(storage, run)
+    if isinstance(storage, ir.LocalStorage):
+        return storage.model_copy(update={"path": os.path.abspath(storage.path)})
+    return storage
+
+
 def backend_for(pipeline: ir.Pipeline) -> StorageBackend:
     """The backend a pipeline writes to, with its secrets read from the environment."""
-    storage = written_to(pipeline.platform.storage, pipeline.run)
-    context = pipeline.name
+    return open_backend(written_to(pipeline.platform.storage, pipeline.run), pipeline.name)
+
+
+def open_backend(storage: ir.Storage, context: str) -> StorageBackend:
+    """The backend of ``storage`` (already resolved for the run), its secrets read now."""
     try:
         return kind(storage.kind).build(storage, context)
     except FoundryError as exc:
@@ -135,6 +149,6 @@ def backend_for(pipeline: ir.Pipeline) -> StorageBackend:
             raise
         # an unset env(...) variable: the message names it and where it was written
         raise StorageError(
-            f"pipeline {context}: cannot open {backend_root_url(storage, pipeline.run)}: "
+            f"pipeline {context}: cannot open {kind(storage.kind).root_url(storage)}: "
             f"{exc.message}; set it and run again"
         ) from None

@@ -293,13 +293,13 @@ def test_on_object_stores_the_intent_precedes_the_commit_and_the_cursor_follows_
     p = p.model_copy(update={"platform": p.platform.model_copy(
         update={"storage": moto_s3.storage(f"t-{uuid.uuid4().hex[:8]}")})})
     recorders: list[RecordingBackend] = []
-    real = backends.backend_for
+    real = backends.open_backend
 
-    def recorded(pipeline: ir.Pipeline) -> Any:
-        recorders.append(RecordingBackend(real(pipeline)))
+    def recorded(storage: ir.Storage, context: str) -> Any:
+        recorders.append(RecordingBackend(real(storage, context)))
         return recorders[-1]
 
-    monkeypatch.setattr(backends, "backend_for", recorded)
+    monkeypatch.setattr(backends, "open_backend", recorded)
     _source(tmp_path, 10)
     result = _run(p, DAYS[0])
     assert result.status == "succeeded", result.error

@@ -112,3 +112,26 @@ def test_part_cursors_merge_by_type_not_as_text() -> None:
         "2025-01-10T00:00:00+00:00"
     )
     assert ext.merge_cursors([None, None]) is None
+
+
+def test_a_plan_made_in_one_directory_lands_in_its_storage_when_run_from_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from foundry_dsl.executor.local import LocalExecutor
+
+    (tmp_path / "here").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    p = ir.Pipeline(
+        system="s",
+        table="numbers",
+        platform=ir.Platform(name="p", storage=ir.LocalStorage(path="lake")),
+        source=ir.SequenceSource(count=10),
+        run=ir.RunOptions(local_output_dir="scratch"),
+    )
+    plan = build_plan([p], DATE, AT, look_up_storage=False)
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    result = LocalExecutor().execute(pickle.loads(pickle.dumps(plan)))
+    assert result.exit_code == 0, result.results[0].error
+    assert list((tmp_path / "here" / "lake").rglob("_metadata.json"))
+    assert list((tmp_path / "elsewhere").iterdir()) == []

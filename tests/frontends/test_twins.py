@@ -10,7 +10,7 @@ from foundry_dsl import ir
 from foundry_dsl.frontends.load import load
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = REPO / "tests" / "yaml" / "spec_examples"
+EXAMPLES = REPO / "tests" / "frontends" / "medallion" / "spec_examples"
 TWINS = REPO / "pipelines" / "medallion"
 
 

@@ -33,6 +33,7 @@ def _doc(monkeypatch: pytest.MonkeyPatch) -> dict:
     monkeypatch.setenv("BRONZE_SECRET", SECRET)
     return build_metadata(
         pipeline=_pipeline(),
+        formats=_pipeline().run.formats,
         partition_path="system=crm/table=accounts/dt=2025-01-12",
         run_date=dt.date(2025, 1, 12),
         batch_id="b1",
@@ -78,7 +79,7 @@ def test_metadata_never_contains_a_secret_value(monkeypatch: pytest.MonkeyPatch)
 def test_total_records_counts_rows_once_when_two_formats_are_written() -> None:
     p = _pipeline().model_copy(update={"run": ir.RunOptions(formats=("parquet", "csv"))})
     doc = build_metadata(
-        pipeline=p, partition_path="x/", run_date=dt.date(2025, 1, 12), batch_id="b",
+        pipeline=p, formats=p.run.formats, partition_path="x/", run_date=dt.date(2025, 1, 12), batch_id="b",
         batch_timestamp=dt.datetime(2025, 1, 12), schema=pa.schema([]), new_cursor=None, durations={},
         files=[FileInfo("a.parquet", "parquet", 3, 1, "x"), FileInfo("a.csv", "csv", 3, 1, "y")],
     )

@@ -106,7 +106,7 @@ def classify(
     cursor: Cursor, path: str, tok: Token, expected: set[str], peek: Token | None = None
 ) -> Message:
     """Turn a parser failure on `tok` into a human message. Tested as a table in
-    tests/test_syntax_errors.py: each rule there has an example."""
+    tests/frontends/bronze/test_syntax_errors.py: each rule there has an example."""
     kind = tok.type
     line = tok.line or 1
     stmt = cursor.stmts[-1]

@@ -27,6 +27,7 @@ from foundry_dsl.frontends.lower import Lowering, build_pipeline
 from foundry_dsl.frontends.positioned import Env, PList, PMap, PNode, PScalar, Quantity
 from foundry_dsl.frontends.read import read_text, unreadable
 from foundry_dsl.resources import stdlib_dir
+from foundry_dsl.sources.registry import installed_kinds
 
 #: every kind of the IR's source union, in its order: a new kind needs no change here
 SOURCE_KINDS = tuple(
@@ -292,11 +293,14 @@ class BronzeFrontend:
         template = module.templates.get(base)
         if template is None and module.broken:
             return None  # the file that defines it failed, and says so
+        installed = installed_kinds() if template is None else {}
+        if base in installed:
+            return _installed_source(own, installed[base], pos)
         if template is None:
             self.low.error(
                 f"unknown source kind or template '{base}'",
                 pos,
-                did_you_mean(base, [*SOURCE_KINDS, *module.templates])
+                did_you_mean(base, [*SOURCE_KINDS, *module.templates, *installed])
                 or f"expected one of {', '.join(SOURCE_KINDS)}, or a template defined with "
                 "source NAME KIND { ... }",
             )
@@ -397,3 +401,15 @@ def _rel(p: Path) -> str:
 
 def _short(path: str) -> str:
     return _rel(Path(path))
+
+
+def _installed_source(fields: PMap, target: str, pos: Position) -> PMap:
+    """``source NAME { ... }`` of an installed kind: its class as a custom source, the
+    block's fields as its params (docs/extending.md)."""
+    module, _, cls = target.partition(":")
+    node = PMap(pos=fields.pos, title=fields.title)
+    node.set("kind", PScalar("custom", pos, is_ident=True), pos)
+    node.set("module", PScalar(module, pos), pos)
+    node.set("class_name", PScalar(cls, pos), pos)
+    node.set("params", fields, pos)
+    return node

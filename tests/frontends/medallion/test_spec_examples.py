@@ -15,7 +15,7 @@ import pytest
 
 from foundry_dsl import ir
 from foundry_dsl.frontends.medallion.schema import schema
-from tests.yaml.helpers import compile_text
+from tests.frontends.medallion.helpers import compile_text
 
 EXAMPLES = Path(__file__).parent / "spec_examples"
 MB = 1024 * 1024

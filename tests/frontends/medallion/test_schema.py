@@ -11,7 +11,7 @@ import jsonschema
 import yaml
 
 from foundry_dsl.frontends.medallion.schema import schema
-from tests.yaml.helpers import BASE, change
+from tests.frontends.medallion.helpers import BASE, change
 
 
 def validator() -> jsonschema.Draft202012Validator:

@@ -13,7 +13,7 @@ from foundry_dsl import ir
 from foundry_dsl.frontends.fmt import format_text
 from foundry_dsl.frontends.load import load
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FILES = sorted([*(REPO / "pipelines").rglob("*.bronze"), *(REPO / "stdlib").rglob("*.bronze")])
 IDS = [str(p.relative_to(REPO)) for p in FILES]
 

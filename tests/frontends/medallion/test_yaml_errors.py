@@ -6,7 +6,7 @@ rendered ConfigError. Paths are relative (``cfg.yaml``) so snapshots are stable.
 
 from __future__ import annotations
 
-from tests.yaml.helpers import BASE, change, compile_text, rendered_errors
+from tests.frontends.medallion.helpers import BASE, change, compile_text, rendered_errors
 
 
 def test_unknown_top_level_key_suggests_the_section(snapshot) -> None:

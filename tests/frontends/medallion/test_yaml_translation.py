@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from foundry_dsl import ir
-from tests.yaml.helpers import BASE, change, compile_text, one
+from tests.frontends.medallion.helpers import BASE, change, compile_text, one
 
 
 def test_s3_enabled_is_an_alias_of_storage_enabled() -> None:
