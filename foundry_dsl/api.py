@@ -126,9 +126,9 @@ def apply(
     ``progress``: what the executor reports while it runs; default silent.
     """
     if executor is None:
-        from foundry_dsl.executor.local import LocalExecutor
+        from foundry_dsl.executor.registry import executor_for
 
-        executor = LocalExecutor(1)
+        executor = executor_for("local", parallel=1)
     if progress is None:
         from foundry_dsl.executor.base import SilentProgress
 

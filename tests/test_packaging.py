@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 HEAVY = ["duckdb", "pyarrow", "fsspec", "requests", "lark", "pydantic", "yaml", "rich"]
@@ -42,3 +45,45 @@ def test_wheel_ships_grammar_and_stdlib(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "foundry_dsl/_grammar/bronze.lark" in names
     assert "foundry_dsl/_stdlib/apis/github.bronze" in names
+
+
+def _closure(root: str, extras: set[str]) -> set[str]:
+    """Distributions ``root[extras]`` needs, by the metadata of what is installed."""
+    import re
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    def norm(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    names: set[str] = set()
+    visited: set[tuple[str, frozenset[str]]] = set()
+    todo = [(root, frozenset(extras))]
+    while todo:
+        name, wanted = todo.pop()
+        if (norm(name), wanted) in visited:
+            continue
+        visited.add((norm(name), wanted))
+        names.add(norm(name))
+        for line in metadata.requires(name) or []:
+            req = Requirement(line)
+            envs = [{"extra": e} for e in wanted] or [{"extra": ""}]
+            if req.marker is None or any(req.marker.evaluate(env) for env in envs):
+                todo.append((req.name, frozenset(req.extras)))
+    return names
+
+
+@pytest.mark.skipif(
+    "FOUNDRY_TEST_VENV" not in os.environ, reason="run by scripts/test, in the venv it builds"
+)
+def test_the_suite_runs_in_a_fresh_venv_holding_only_what_pyproject_declares() -> None:
+    import re
+    from importlib import metadata
+
+    venv = Path(os.environ["FOUNDRY_TEST_VENV"])
+    assert Path(sys.prefix).resolve() == venv.resolve()
+    assert "include-system-site-packages = false" in (venv / "pyvenv.cfg").read_text()
+    installed = {re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower() for d in metadata.distributions()}
+    extra = installed - _closure("foundry-dsl", {"test"}) - {"pip", "setuptools"}
+    assert extra == set(), f"installed but not declared (directly or through a dependency): {extra}"

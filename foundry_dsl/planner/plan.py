@@ -122,11 +122,6 @@ class Plan:
         """Pipelines whose run would be refused (an ambiguous backfill)."""
         return [p for p in self.pipelines if p.window_error]
 
-    def select(self, names: list[str] | tuple[str, ...]) -> Plan:
-        """The plan for only the named pipelines (``--select``), in plan order."""
-        keep = tuple(p for p in self.pipelines if p.name in set(names))
-        return Plan(self.run_date, self.run_at, self.offline, keep, self.estimated)
-
     def summary_line(self) -> str:
         n = len(self.pipelines)
         counts = self.counts()

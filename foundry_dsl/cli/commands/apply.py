@@ -45,12 +45,12 @@ def execute(plan: Plan, *, parallel: int, log_format: str) -> int:
     from foundry_dsl.cli.logs import LogProgress, RichProgress, secret_values, setup_logging
     from foundry_dsl.cli.render.summary import summary_line, summary_table
     from foundry_dsl.errors import PlanError
-    from foundry_dsl.executor.local import LocalExecutor
+    from foundry_dsl.executor.registry import executor_for
 
     if parallel < 1:
         raise PlanError("--parallel must be at least 1")
     setup_logging(log_format, secret_values(p.pipeline for p in plan.pipelines))
-    executor = LocalExecutor(parallel)
+    executor = executor_for("local", parallel=parallel)
     err = Console(stderr=True, highlight=False)
     if log_format == "text" and sys.stderr.isatty():
         with RichProgress(err) as progress:
