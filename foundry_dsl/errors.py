@@ -47,19 +47,26 @@ class Diagnostic:
     help: str | None = None
     severity: str = "error"
     notes: tuple[str, ...] = field(default=())
+    #: where secrets were written (a literal token, a password in a URL): the
+    #: quoted source line shows ``***`` there, so an error never prints a secret
+    secret_spans: tuple[Position, ...] = field(default=())
 
     def sort_key(self) -> tuple[str, int, int, str]:
         p = self.position
         return (p.file, p.line, p.col, self.message) if p else ("", 0, 0, self.message)
 
-    def render(self, source_text: str | None = None) -> str:
-        """`path:line:col: error: message`, the line with a caret, then `= help:`."""
+    def render(
+        self, source_text: str | None = None, also_hide: Iterable[Position] = ()
+    ) -> str:
+        """`path:line:col: error: message`, the line with a caret, then `= help:`.
+        The secrets of this diagnostic, and ``also_hide``, are masked in the line."""
         head = f"{self.severity}: {self.message}"
         if self.position is None:
             lines = [head]
         else:
             lines = [f"{self.position}: {head}"]
-            snippet = _snippet(self.position, source_text)
+            hidden = (*self.secret_spans, *also_hide)
+            snippet = _snippet(self.position, source_text, hidden)
             if snippet:
                 lines.extend(snippet)
         lines.extend(f"   = note: {n}" for n in self.notes)
@@ -68,7 +75,9 @@ class Diagnostic:
         return "\n".join(lines)
 
 
-def _snippet(pos: Position, source_text: str | None) -> list[str]:
+def _snippet(
+    pos: Position, source_text: str | None, hidden: Iterable[Position] = ()
+) -> list[str]:
     if source_text is None:
         try:
             with open(pos.file, encoding="utf-8") as fh:
@@ -85,11 +94,51 @@ def _snippet(pos: Position, source_text: str | None) -> list[str]:
     if pos.end_col is not None and (pos.end_line in (None, pos.line)) and pos.end_col > pos.col:
         width = pos.end_col - pos.col
     width = max(1, min(width, max(1, len(text) - pos.col + 1)))
+    ranges = _ranges_on(pos.file, pos.line, len(text), hidden)
+    text, start, end = _mask(text, ranges, pos.col, pos.col + width)
     return [
         f"{pad} |",
         f"{num} | {text}",
-        f"{pad} | {' ' * (pos.col - 1)}{'^' * width}",
+        f"{pad} | {' ' * (start - 1)}{'^' * max(1, end - start)}",
     ]
+
+
+MASK = "***"
+
+
+def _ranges_on(
+    file: str, line: int, length: int, spans: Iterable[Position]
+) -> list[tuple[int, int]]:
+    """The columns ``[a, b)`` of ``line`` that ``spans`` cover, merged, in order."""
+    ranges: list[tuple[int, int]] = []
+    for s in spans:
+        last = s.end_line if s.end_line is not None else s.line
+        if s.file != file or not s.line <= line <= last:
+            continue
+        a = s.col if s.line == line else 1
+        # a span that does not say where it ends hides the rest of the line
+        b = s.end_col if last == line and s.end_col is not None else length + 1
+        a, b = max(1, a), min(b, length + 1)
+        if a < b:
+            ranges.append((a, b))
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(ranges):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _mask(text: str, ranges: list[tuple[int, int]], start: int, end: int) -> tuple[str, int, int]:
+    """``text`` with each range replaced by ``***``, and the caret's columns
+    ``[start, end)`` moved to stay under what they pointed at."""
+    for a, b in reversed(ranges):  # right to left: earlier columns stay valid
+        shift = (b - a) - len(MASK)
+        text = text[: a - 1] + MASK + text[b - 1 :]
+        start = start - shift if start >= b else (a if start > a else start)
+        end = end - shift if end >= b else (a + len(MASK) if end > a else end)
+    return text, start, end
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
@@ -131,8 +180,12 @@ class ConfigError(FoundryError):
 
     def render(self) -> str:
         shown = self.diagnostics[:MAX_SHOWN]
+        # every secret found anywhere is hidden from every snippet: another error
+        # on the same line must not show what this one hides
+        secrets = [s for d in self.diagnostics for s in d.secret_spans]
         parts = [
-            d.render(self.sources.get(d.position.file) if d.position else None) for d in shown
+            d.render(self.sources.get(d.position.file) if d.position else None, secrets)
+            for d in shown
         ]
         if len(self.diagnostics) > MAX_SHOWN:
             parts.append(f"... and {len(self.diagnostics) - MAX_SHOWN} more errors")

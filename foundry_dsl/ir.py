@@ -12,6 +12,11 @@ from dumps, so two IRs compiled from different files compare equal through
 
 Secrets are never values here: a secret field holds an :class:`EnvRef`, which
 is resolved only at run time by :meth:`EnvRef.resolve`.
+
+A field that holds a size (bytes) or a duration (seconds) says so in its
+metadata, ``json_schema_extra={"unit": "size"}`` or ``{"unit": "duration"}``:
+front ends accept only that kind of quantity there (``5MB`` in a size field,
+``5m`` in a duration field).
 """
 
 from __future__ import annotations
@@ -82,6 +87,42 @@ def resolve(value: str | EnvRef | None) -> str | None:
 # --- storage -------------------------------------------------------------------------
 
 
+def _check_store_name(what: str, value: str) -> str:
+    """A bucket or container: one name, which a path can never climb out of."""
+    problem = (
+        "is empty" if value.strip() == ""
+        else "contains a path separator" if "/" in value or "\\" in value
+        else f"is '{value}'" if value in (".", "..")
+        else None
+    )
+    if problem:
+        raise ValueError(
+            f"{what} {value!r} {problem}: a {what} is a single name; "
+            "the folders inside it go in prefix"
+        )
+    return value
+
+
+def _check_store_prefix(value: str) -> str:
+    """Folder names joined by ``/`` (outer slashes are dropped where it is used): no
+    segment empty, ``.`` or ``..``, no ``\\``, so a prefix never leaves its bucket."""
+    inner = value.strip("/")
+    segments = inner.split("/") if inner else []
+    problem = (
+        "contains '\\'" if "\\" in value
+        else "has a '..' segment" if ".." in segments
+        else "has a '.' segment" if "." in segments
+        else "has an empty segment ('//')" if "" in segments
+        else None
+    )
+    if problem:
+        raise ValueError(
+            f"prefix {value!r} {problem}: write folder names joined by '/', "
+            "without '.', '..', '//' or '\\'"
+        )
+    return value
+
+
 class LocalStorage(Node):
     kind: Literal["local"] = "local"
     path: str = "./output"
@@ -96,6 +137,16 @@ class S3Storage(Node):
     secret_key: EnvRef | None = None
     region: str | EnvRef | None = None
 
+    @field_validator("bucket")
+    @classmethod
+    def _safe_bucket(cls, v: str) -> str:
+        return _check_store_name("bucket", v)
+
+    @field_validator("prefix")
+    @classmethod
+    def _safe_prefix(cls, v: str) -> str:
+        return _check_store_prefix(v)
+
 
 class AzureStorage(Node):
     """Azure Blob Storage and ADLS Gen2 (``abfs://container/prefix``)."""
@@ -108,6 +159,16 @@ class AzureStorage(Node):
     sas_token: EnvRef | None = None
     connection_string: EnvRef | None = None
 
+    @field_validator("container")
+    @classmethod
+    def _safe_container(cls, v: str) -> str:
+        return _check_store_name("container", v)
+
+    @field_validator("prefix")
+    @classmethod
+    def _safe_prefix(cls, v: str) -> str:
+        return _check_store_prefix(v)
+
 
 class GcsStorage(Node):
     kind: Literal["gcs"] = "gcs"
@@ -116,6 +177,16 @@ class GcsStorage(Node):
     project: str | EnvRef | None = None
     credentials: EnvRef | None = None  # path of a service-account JSON file
     endpoint: str | EnvRef | None = None  # an emulator; real GCS when absent
+
+    @field_validator("bucket")
+    @classmethod
+    def _safe_bucket(cls, v: str) -> str:
+        return _check_store_name("bucket", v)
+
+    @field_validator("prefix")
+    @classmethod
+    def _safe_prefix(cls, v: str) -> str:
+        return _check_store_prefix(v)
 
 
 class CustomStorage(Node):
@@ -271,8 +342,9 @@ Pagination = Annotated[
 
 class RetryPolicy(Node):
     max_attempts: int = Field(default=6, ge=1, le=100)
-    backoff: float = Field(default=0.5, gt=0)  # first wait, seconds; doubles, with jitter
-    max_backoff: float = Field(default=30.0, gt=0, le=3_600)
+    # first wait, seconds; doubles, with jitter
+    backoff: float = Field(default=0.5, gt=0, json_schema_extra={"unit": "duration"})
+    max_backoff: float = Field(default=30.0, gt=0, le=3_600, json_schema_extra={"unit": "duration"})
 
 
 class ApiIncremental(Node):
@@ -295,7 +367,7 @@ class ApiSource(Node):
     headers: dict[str, str | EnvRef] = Field(default_factory=dict)
     params: dict[str, ScalarParam | EnvRef] = Field(default_factory=dict)
     body: dict[str, Any] | None = None
-    timeout: float = Field(default=30.0, gt=0, le=86_400)
+    timeout: float = Field(default=30.0, gt=0, le=86_400, json_schema_extra={"unit": "duration"})
     verify: bool = True
     auth: Auth = Field(default_factory=NoAuth)
     paginate: Pagination = Field(default_factory=NoPagination)
@@ -314,12 +386,13 @@ class DbSource(Node):
     incremental_key: str | None = None
     cursor_env: str | None = None
     initial_cursor: str | None = None
-    lookback: float | None = Field(default=None, ge=0)  # seconds re-read before the cursor
+    # seconds re-read before the cursor
+    lookback: float | None = Field(default=None, ge=0, json_schema_extra={"unit": "duration"})
     batch_size: int = Field(default=10_000, ge=1, le=10_000_000)
     partition_column: str | None = None
     partitions: int = Field(default=1, ge=1, le=256)
     partition_bounds: tuple[int | float | str, int | float | str] | None = None
-    max_text_size: int | None = Field(default=None, ge=1)
+    max_text_size: int | None = Field(default=None, ge=1, json_schema_extra={"unit": "size"})
 
     @model_validator(mode="after")
     def _partitions_need_column(self) -> DbSource:
@@ -370,7 +443,8 @@ Source = Annotated[
 
 class RunOptions(Node):
     max_rows_per_file: int = Field(default=0, ge=0, le=10**12)  # 0 = unlimited
-    max_file_size: int = Field(default=0, ge=0, le=2**40)  # bytes (at most 1TB); 0 = unlimited
+    # bytes (at most 1TB); 0 = unlimited
+    max_file_size: int = Field(default=0, ge=0, le=2**40, json_schema_extra={"unit": "size"})
     workers: int = Field(default=1, ge=1, le=64)
     formats: tuple[Format, ...] = ("parquet",)
     storage_enabled: bool = True
@@ -380,6 +454,9 @@ class RunOptions(Node):
     lineage: bool = False  # add _batch_id and _extracted_at columns
     #: let an empty result replace a partition that holds rows (off: such a run fails)
     allow_empty: bool = False
+    #: at most this many of the pipeline's extract parts read the source at once, on
+    #: every executor (on a cluster: a cluster-wide semaphore); None: all parts at once
+    source_connections: int | None = Field(default=None, ge=1, le=1024)
 
 
 class Pipeline(Node):

@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.api_server",
     "tests.fixtures.databases",
     "tests.fixtures.storage_services",
+    "tests.fixtures.dask_cluster",
 ]

@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--allow-empty", action="store_true",
                         help="let an empty result replace a partition that holds rows")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    from foundry_dsl.cli.commands.apply import add_executor_arguments
+
+    add_executor_arguments(parser)
     return parser
 
 
@@ -44,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from foundry_dsl import api
-    from foundry_dsl.cli.commands.apply import execute
+    from foundry_dsl.cli.commands.apply import execute, executor_options
     from foundry_dsl.cli.commands.plan import parse_date, window_request
 
     project = api.load([c.strip() for c in args.config.split(",") if c.strip()])
@@ -53,7 +56,8 @@ def _run(args: argparse.Namespace) -> int:
         window=window_request(args),
         look_up_storage=False,
     )
-    return execute(plan, parallel=args.parallel_workers, log_format=args.log_format)
+    return execute(plan, parallel=args.parallel_workers, log_format=args.log_format,
+                   executor=args.executor, options=executor_options(args))
 
 
 if __name__ == "__main__":

@@ -43,9 +43,10 @@ class WriteJob:
     index: int  # 1-based file number: part-0001
     formats: tuple[tuple[str, str], ...]  # (format, compression), from the write tasks
     schema_version: int  # the batch schema this file's rows were conformed to
+    stem: str = "part"  # file names: <stem>-0001.parquet
 
     def local_path(self, fmt: str) -> str:
-        return os.path.join(self.staging_dir, file_name(self.index, fmt))
+        return os.path.join(self.staging_dir, file_name(self.index, fmt, self.stem))
 
 
 def write_chunk(job: WriteJob, table: pa.Table) -> list[FileInfo]:

@@ -22,11 +22,12 @@ driver's (:mod:`foundry_dsl.executor.run`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,10 @@ if TYPE_CHECKING:
 _POLL = 0.1  # seconds between checks of the stop flag while blocked
 #: files of a batch land within this fraction of the size limit, except the last
 SIZE_TOLERANCE = 0.15
+
+
+class _Stopped(Exception):
+    """The run stopped while a part waited for a source connection."""
 
 
 class TaskFailed(Exception):
@@ -93,6 +98,9 @@ class Landing:
         self._new_committer = new_committer
         self.stop = stop
         self.task = "extract[*]"
+        limit = self.settings.source_connections
+        #: parts reading the source at once (a cluster executor takes a cluster-wide one)
+        self.connections = threading.BoundedSemaphore(limit) if limit else None
 
     def land(self, extractor: Extractor) -> Manifest:
         stream = self._stream(extractor)
@@ -153,6 +161,7 @@ class Landing:
                 index=index,
                 formats=formats,
                 schema_version=version,
+                stem=self.work.stem,
             )
 
         def upload(job: WriteJob, infos: list[FileInfo]) -> None:
@@ -205,6 +214,20 @@ class Landing:
         out.schema_version = schema.version
         return out
 
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[None]:
+        """One of ``source_connections`` while a part reads the source; waits for it."""
+        if self.connections is None:
+            yield
+            return
+        while not self.connections.acquire(timeout=_POLL):
+            if self.stop.is_set():
+                raise _Stopped
+        try:
+            yield
+        finally:
+            self.connections.release()
+
     def _produce(
         self,
         extractor: Extractor,
@@ -223,12 +246,13 @@ class Landing:
             return False
 
         try:
-            for item in extractor.extract(ctx, part):
-                if isinstance(item, NewCursor):
-                    if not put(("cursor", part, item.value)):
+            with self._connection():
+                for item in extractor.extract(ctx, part):
+                    if isinstance(item, NewCursor):
+                        if not put(("cursor", part, item.value)):
+                            return
+                    elif not all(put(("batch", part, piece)) for piece in batch_slices(item)):
                         return
-                elif not all(put(("batch", part, piece)) for piece in batch_slices(item)):
-                    return
             put(("done", part, None))
         except BaseException as exc:
             put(("error", task, exc))

@@ -20,6 +20,7 @@ ENTRY_POINT_GROUP = "foundry.executors"
 #: name → "module:Class"
 BUILTIN: dict[str, str] = {
     "local": "foundry_dsl.executor.local:LocalExecutor",
+    "dask": "foundry_dsl.executor.dask:DaskExecutor",
 }
 
 

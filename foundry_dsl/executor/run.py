@@ -162,18 +162,7 @@ class PipelineRun:
         try:
             work = Work(plan=pp, run_id=self.run_id, parts=tuple(self._parts(extractor, ctx)),
                         context=ctx, staging_dir=str(staging))
-            landing = Landing(
-                work, self.progress, self.committer,
-                lambda: storage_api.committer(backend, pp.partition_path, self.run_id), self.stop,
-            )
-            try:
-                stream = landing.land(extractor)
-            except TaskFailed:
-                raise
-            except Exception as exc:
-                raise TaskFailed(landing.task, exc) from exc
-            finally:
-                self.committer = landing.committer
+            stream = self._land(work, extractor, backend)
             t_stream = time.monotonic() - started
             files = list(stream.files)
             new_cursor = (
@@ -187,10 +176,12 @@ class PipelineRun:
             metadata = self._metadata(stream, files, new_cursor, started, t_stream)
             if keeps_cursor(p.source) or new_cursor is not None or state is not None:
                 metadata["window"] = _committed_window(window, new_cursor)
-            if extractor.report:
+            # parts landed elsewhere bring their source's figures in their manifests
+            report = stream.report or extractor.report
+            if report:
                 # a source's own figures may quote what it was given: never a secret
                 metadata["source"] = _redacted(
-                    dict(extractor.report), [*self.secrets, *extractor.secrets()]
+                    dict(report), [*self.secrets, *extractor.secrets()]
                 )
             if new_cursor is not None:
                 # the intent first: a crash after the commit is settled from it
@@ -223,6 +214,25 @@ class PipelineRun:
             partition=self.partition_url,
             cursor=new_cursor,
         )
+
+    def _land(self, work: Work, extractor: Extractor, backend: StorageBackend) -> Manifest:
+        """Extract → chunk → write → upload every part: here, on threads, in one unit
+        (parts share files). A distributed executor lands each part apart."""
+        from foundry_dsl.storage import api as storage_api
+
+        landing = Landing(
+            work, self.progress, self.committer,
+            lambda: storage_api.committer(backend, self.pp.partition_path, self.run_id),
+            self.stop,
+        )
+        try:
+            return landing.land(extractor)
+        except TaskFailed:
+            raise
+        except Exception as exc:
+            raise TaskFailed(landing.task, exc) from exc
+        finally:
+            self.committer = landing.committer
 
     # --- windows, lease scopes and recovery --------------------------------------------
 

@@ -31,6 +31,8 @@ class Work:
     parts: tuple[int, ...]
     context: ExtractContext  # the window and what ``prepare`` computed, for every part
     staging_dir: str  # local scratch of this attempt, never shared with another
+    #: file names <stem>-0001.parquet: units landed apart name their files apart
+    stem: str = "part"
 
 
 @dataclass
@@ -45,3 +47,6 @@ class Manifest:
     schema: pa.Schema | None = None
     cursors: dict[int, str | None] = field(default_factory=dict)  # per part, when it gave one
     report: dict[str, Any] = field(default_factory=dict)  # the source's figures for metadata
+    #: (name as written, name in the partition, bytes) of each file staged in storage,
+    #: for the driver's committer to adopt (units landed in another process)
+    staged: tuple[tuple[str, str, int], ...] = ()

@@ -5,31 +5,153 @@ It walks the model's fields itself (rather than trusting one big pydantic
 validation) so that each problem is reported where it was written: an unknown
 key at the key, with "did you mean"; a wrong type or a bad enum member at the
 value; a missing field at the block. All problems are collected, not only the
-first. Secret fields (typed ``EnvRef``) refuse literals with a fix.
+first. Secret fields (typed ``EnvRef``) refuse literals with a fix. A size
+field (metadata ``{"unit": "size"}`` in the IR) takes only sizes or a number of
+bytes, a duration field only durations or a number of seconds, and a size or
+duration anywhere else is refused, each with a fix.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import re
 import types
 import typing
+import urllib.parse
+from collections.abc import Sequence
 from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
 
 from foundry_dsl import ir
 from foundry_dsl.errors import Diagnostic, Position, did_you_mean
-from foundry_dsl.frontends.positioned import Env, PList, PMap, PNode, PScalar, Quantity
+from foundry_dsl.frontends.positioned import (
+    Env,
+    PList,
+    PMap,
+    PNode,
+    PScalar,
+    Quantity,
+    UnitKind,
+    amount,
+    quantity_kind,
+)
 
 _MISSING = object()
-SECRET_KEY_RE = re.compile(
-    r"(^|[_\-])(token|password|passwd|secret|api[_\-]?key|apikey|private[_\-]?key)$"
-    r"|^(authorization|proxy-authorization|cookie|x-api-key)$",
-    re.IGNORECASE,
+
+# --- secrets ----------------------------------------------------------------------------
+# A name is compared squashed: lower case, only letters and digits, so that
+# access_token, accessToken, access-token and AccessToken are one name.
+
+#: names that end like this hold a secret ...
+SECRET_NAME_ENDINGS = (
+    "token", "password", "passwd", "pwd", "passphrase", "secret", "authorization",
+    "cookie", "sessionid", "apikey", "privatekey", "secretkey", "accesskey", "accountkey",
+    "subscriptionkey", "signingkey", "masterkey", "encryptionkey",
+)  # fmt: skip
+#: ... except a token a server hands out to fetch the next page or the next
+#: changes: it is a position, not a credential (page_token, nextPageToken,
+#: NextToken, continuation_token, syncToken, $skiptoken, $deltatoken)
+PAGINATION_TOKENS = tuple(
+    f"{w}token"
+    for w in (
+        "page", "next", "prev", "previous", "pagination", "continuation", "cursor",
+        "sync", "resume", "resumption", "delta", "skip",
+    )
+)  # fmt: skip
+#: in a URL's query (or an api source's params) these are secrets too: Google's
+#: ?key=, Azure's SAS ?sig=, S3's presigned ?X-Amz-Signature=
+QUERY_SECRET_NAMES = ("key", "sig")
+QUERY_SECRET_ENDINGS = ("signature",)
+#: an ODBC connection string's password: PWD=... or PWD={...}
+PASSWORD_IN_TEXT_RE = re.compile(
+    r"(?:^|;)\s*(?:PWD|PASSWORD)\s*=\s*(\{[^}]*\}?|[^;]*)", re.IGNORECASE
 )
-PASSWORD_IN_TEXT_RE = re.compile(r"(^|;)\s*(PWD|PASSWORD)\s*=\s*[^;\s]", re.IGNORECASE)
+_URL_AUTHORITY_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://([^/?#\s]*)")
+_QUERY_PAIR_RE = re.compile(r"([^&;#?=]+)=([^&;#?]*)")
+_PARAM_NAME_RE = re.compile(r"[\w.\-\[\]$%~]+")
+
+
+def is_secret_name(name: str, query: bool = False) -> bool:
+    """A key or parameter whose value is a secret; ``query`` for a URL's query
+    parameter (or an api source's params), where ``key`` and ``sig`` are too."""
+    squashed = re.sub(r"[^a-z0-9]", "", name.lower())
+    if squashed.endswith(PAGINATION_TOKENS):
+        return False
+    if squashed.endswith(SECRET_NAME_ENDINGS):
+        return True
+    return query and (squashed in QUERY_SECRET_NAMES or squashed.endswith(QUERY_SECRET_ENDINGS))
+
+
+@dataclasses.dataclass(frozen=True)
+class Secret:
+    """A secret inside a string: ``text[start:end]``; ``what`` says what it is:
+    "password" (in a URL's user:password@ or a connection string's PWD=), or
+    "param" for a query parameter named ``name``."""
+
+    start: int
+    end: int
+    what: Literal["password", "param"]
+    name: str = ""
+
+
+def secrets_in(text: str) -> list[Secret]:
+    """Secrets written inside ``text``: a URL's password, a URL's secret-looking
+    query parameters, a connection string's PWD=. In the order written."""
+    found: list[Secret] = []
+    for m in PASSWORD_IN_TEXT_RE.finditer(text):
+        value = m[1].rstrip()
+        if value:
+            found.append(Secret(m.start(1), m.start(1) + len(value), "password"))
+    for m in _URL_AUTHORITY_RE.finditer(text):
+        userinfo, at, _ = m[1].rpartition("@")
+        _, colon, password = userinfo.partition(":")
+        if at and colon and password:
+            end = m.start(1) + len(userinfo)
+            found.append(Secret(end - len(password), end, "password"))
+    query = min((i for i in (text.find("?"), text.find("#")) if i >= 0), default=-1)
+    if query >= 0 and not any(c.isspace() for c in text):  # a URL, not prose or SQL
+        for m in _QUERY_PAIR_RE.finditer(text, query):
+            name = urllib.parse.unquote(m[1])
+            if m[2] and _PARAM_NAME_RE.fullmatch(name) and is_secret_name(name, query=True):
+                found.append(Secret(m.start(2), m.end(2), "param", name))
+    return sorted(found, key=lambda s: s.start)
+
+
+def secret_position(pos: Position, value: str, start: int = 0, end: int | None = None) -> Position:
+    """Where ``value[start:end]`` was written, ``pos`` being the whole literal's
+    place. When the literal does not map character for character (escapes, a
+    multi-line string) the whole literal: too much hidden rather than too little."""
+    end = len(value) if end is None else end
+    if pos.end_col is not None and pos.end_line in (None, pos.line):
+        width = pos.end_col - pos.col
+        quote = {len(value): 0, len(value) + 2: 1}.get(width)  # plain, or "..." / '...'
+        if quote is not None:
+            col = pos.col + quote
+            return Position(pos.file, pos.line, col + start, pos.line, col + end)
+    return pos
+
+
+def leaf_positions(node: PNode) -> list[Position]:
+    """Where each value inside ``node`` was written (a string without its quotes)."""
+    if isinstance(node, PMap):
+        return [p for e in node.entries.values() for p in leaf_positions(e.value)]
+    if isinstance(node, PList):
+        return [p for i in node.items for p in leaf_positions(i)]
+    if node.pos is None or node.value is None:
+        return []
+    return [secret_position(node.pos, node.value) if isinstance(node.value, str) else node.pos]
+
+
+def secret_message(key: str, secret: Secret, where: str = "") -> str:
+    """What a secret found inside a value is, never the secret itself."""
+    subject = f"'{key}' in {where}" if where else f"'{key}'"
+    if secret.what == "param":
+        return f"{subject} holds a secret written in the file: the URL parameter '{secret.name}'"
+    return f"{subject} holds a password written in the file"
 
 
 class Lowering:
@@ -38,8 +160,14 @@ class Lowering:
     def __init__(self) -> None:
         self.diagnostics: list[Diagnostic] = []
 
-    def error(self, message: str, pos: Position | None, help: str | None = None) -> None:
-        d = Diagnostic(message, pos, help)
+    def error(
+        self,
+        message: str,
+        pos: Position | None,
+        help: str | None = None,
+        secrets: Sequence[Position] = (),
+    ) -> None:
+        d = Diagnostic(message, pos, help, secret_spans=tuple(secrets))
         # a platform is lowered once per pipeline that uses it, and a pipeline's run
         # formats default to its platform's: the same mistake would be reported again
         if d not in self.diagnostics:
@@ -69,7 +197,9 @@ class Lowering:
                 )
                 continue
             f = fields[key]
-            value = self.value(f.annotation, entry.value, key, title, bool(f.discriminator))
+            value = self.value(
+                f.annotation, entry.value, key, title, bool(f.discriminator), unit_of(f)
+            )
             if value is _MISSING:
                 ok = False
             else:
@@ -125,7 +255,13 @@ class Lowering:
     # --- values -------------------------------------------------------------------
 
     def value(
-        self, annotation: Any, node: PNode, key: str, title: str, tagged: bool = False
+        self,
+        annotation: Any,
+        node: PNode,
+        key: str,
+        title: str,
+        tagged: bool = False,
+        unit: UnitKind | None = None,
     ) -> Any:
         if tagged or _is_discriminated(annotation):
             return self.union(annotation, node, key, title)
@@ -146,12 +282,62 @@ class Lowering:
                 f"'{key}' is a secret and must not be written in the file",
                 node.pos,
                 f'write {key} = env("NAME") and set NAME in the environment',
+                secrets=leaf_positions(node),
             )
             return _MISSING
+        if not self.units(annotation, node, key, unit):
+            return _MISSING
         plain = self.plain(node, annotation)
-        if self.literal_secrets(node, key):
+        env_ok = any(_env_allowed(o) for o in options)
+        if self.literal_secrets(node, key, title, env_ok, query=(title, key) == API_PARAMS):
             return _MISSING
         return self.check(annotation, plain, node, key, title)
+
+    def units(self, annotation: Any, node: PNode, key: str, unit: UnitKind | None) -> bool:
+        """A size only in a size field, a duration only in a duration field; a size
+        field also takes a number of bytes, a duration field a number of seconds.
+        False when the value is refused (reported)."""
+        v = node.value if isinstance(node, PScalar) else node
+        if unit is None:
+            if not isinstance(v, Quantity):
+                return True
+            expected = _expected(annotation)
+            if expected is None or Any in _options(annotation):
+                return True  # free-form or an enum: the checks that follow say what is wrong
+            self.error(
+                f"'{key}' must be {expected}, not a {v.unit_kind}",
+                node.pos,
+                f'write it in quotes: {key} = "{v.text}"'
+                if str in _options(annotation)
+                else "write a plain number, without a unit",
+            )
+            return False
+        if isinstance(v, Quantity):
+            if v.unit_kind == unit:
+                return True
+            self.error(
+                f"'{key}' takes a {unit}, not a {v.unit_kind}",
+                node.pos,
+                f"write a {unit}, e.g. {key} = {_example(unit, v)}",
+            )
+            return False
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return True  # bytes or seconds, as the field's type says
+        if isinstance(v, str) and quantity_kind(v) is not None:
+            self.error(
+                f"'{key}' takes a {unit}, not a string",
+                node.pos,
+                f"write {v.strip()} without quotes"
+                if quantity_kind(v) == unit
+                else f"write a {unit}, e.g. {key} = {_example(unit, None)}",
+            )
+            return False
+        self.error(
+            f"'{key}' must be a {unit}, got {_describe(v)}",
+            node.pos,
+            f"write a {unit}, e.g. {key} = {_example(unit, None)}",
+        )
+        return False
 
     def plain(self, node: PNode, annotation: Any) -> Any:
         """Positions stripped; env() kept as EnvRef inside free-form maps and lists."""
@@ -168,28 +354,40 @@ class Lowering:
             return [self.plain(i, Any) for i in node.items]
         return {k: self.plain(e.value, Any) for k, e in node.entries.items()}
 
-    def literal_secrets(self, node: PNode, key: str) -> bool:
-        """Report secrets written as literals: in a secret-named key, or a password in a
-        connection string. True when any was found."""
+    def literal_secrets(
+        self, node: PNode, key: str, title: str, env_ok: bool, query: bool = False
+    ) -> bool:
+        """Report secrets written as literals: the value of a secret-named key, a
+        password in a connection string or a URL, a secret query parameter in a URL.
+        ``env_ok`` when the value may be written env("NAME"); ``query`` for an api
+        source's params, which are query parameters. True when any was found."""
         found = False
         if isinstance(node, PMap):
             for k, entry in node.entries.items():
-                found |= self.literal_secrets(entry.value, k)
-        elif isinstance(node, PList):
+                found |= self.literal_secrets(entry.value, k, title, env_ok, query)
+            return found
+        if isinstance(node, PList):
             for item in node.items:
-                found |= self.literal_secrets(item, key)
-        elif (
-            isinstance(node.value, str)
-            and node.value
-            and (SECRET_KEY_RE.search(key) or PASSWORD_IN_TEXT_RE.search(node.value))
-        ):
-            found = True
+                found |= self.literal_secrets(item, key, title, env_ok, query)
+            return found
+        value = node.value
+        if node.pos is None or isinstance(value, bool) or not isinstance(value, str | int | float):
+            return False
+        text = str(value)
+        if text and is_secret_name(key, query):
             self.error(
                 f"'{key}' holds a secret written in the file",
                 node.pos,
                 f'write {key} = env("NAME") and set NAME in the environment',
+                secrets=leaf_positions(node),
             )
-        return found
+            return True
+        inside = secrets_in(value) if isinstance(value, str) else []
+        spans = [secret_position(node.pos, text, s.start, s.end) for s in inside]
+        for secret, span in zip(inside, spans, strict=True):
+            help = _secret_help(key, title, env_ok, secret)
+            self.error(secret_message(key, secret), span, help, spans)
+        return bool(inside)
 
     def check(self, annotation: Any, value: Any, node: PNode, key: str, title: str) -> Any:
         literal = _literal_choices(annotation)
@@ -223,6 +421,33 @@ class Lowering:
             return _MISSING
 
 
+#: an api source's params are query parameters: ``key`` and ``sig`` are secrets there
+API_PARAMS = ("source api", "params")
+
+
+def _env_allowed(t: Any) -> bool:
+    """A value of type ``t`` (or inside it) may be written env("NAME")."""
+    return t is ir.EnvRef or t is Any or any(_env_allowed(a) for a in get_args(t))
+
+
+def _secret_help(key: str, title: str, env_ok: bool, secret: Secret) -> str:
+    if title == "source api" and key in ("base_url", "endpoint"):
+        if secret.what == "param":
+            return (
+                f"take {secret.name}=... out of the URL and write auth api_key "
+                f'{{ name = "{secret.name}" location = query value = env("NAME") }}'
+            )
+        return (
+            "take user:password@ out of the URL and write auth basic "
+            '{ username = "..." password = env("NAME") }'
+        )
+    if env_ok:
+        return f'write {key} = env("NAME") and set NAME in the environment'
+    if title == "source files":
+        return 'take it out of the path and give credentials in options { ... = env("NAME") }'
+    return 'take it out of the URL: a secret is given only as env("NAME")'
+
+
 # --- typing helpers ---------------------------------------------------------------------
 
 
@@ -235,6 +460,39 @@ def _options(annotation: Any) -> list[Any]:
     if get_origin(annotation) in (Union, types.UnionType):
         return list(get_args(annotation))
     return [annotation]
+
+
+def unit_of(field: FieldInfo) -> UnitKind | None:
+    """"size" or "duration" for an IR field marked so (``json_schema_extra={"unit": ...}``)."""
+    extra = field.json_schema_extra
+    unit = extra.get("unit") if isinstance(extra, dict) else None
+    if unit == "size":
+        return "size"
+    if unit == "duration":
+        return "duration"
+    return None
+
+
+def _example(unit: UnitKind, written: Quantity | None) -> str:
+    """A value of ``unit`` for help text, with the number the user wrote when there is
+    one: ``5m`` in a size field → ``5MB``; ``5MB`` in a duration field → ``5m``."""
+    number = amount(written.text) if written is not None else ""
+    if unit == "size":
+        return f"{number or 128}MB"
+    if not number:
+        return "30s"
+    return f"{number}m" if written is not None and written.text.endswith("MB") else f"{number}s"
+
+
+def _describe(value: Any) -> str:
+    """A scalar's value, a list or a block as a message shows it."""
+    if isinstance(value, PList):
+        return "a list"
+    if isinstance(value, PMap):
+        return "a block"
+    if value is None:
+        return "null"
+    return describe_value(value)
 
 
 def _is_model(t: Any) -> bool:

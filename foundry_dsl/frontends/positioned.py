@@ -9,10 +9,27 @@ IR models, so both front ends give the same IR and the same error messages.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Any
+from fractions import Fraction
+from typing import Any, Literal
 
 from foundry_dsl.errors import Position
+
+#: what a quantity measures; an IR field that takes one says which in its metadata
+UnitKind = Literal["size", "duration"]
+
+#: size units (binary: 1KB = 1024 bytes), upper-case
+SIZE_UNITS: dict[str, int] = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+#: duration units in seconds, lower-case, so ``m`` (minutes) never collides with ``MB``
+DURATION_UNITS: dict[str, Fraction] = {
+    "ms": Fraction(1, 1000),
+    "s": Fraction(1),
+    "m": Fraction(60),
+    "h": Fraction(3600),
+    "d": Fraction(86400),
+}
+_QUANTITY = re.compile(r"\s*(\d+(?:_\d+)*(?:\.\d+(?:_\d+)*)?)([A-Za-z]+)\s*")
 
 
 @dataclass(frozen=True)
@@ -28,7 +45,26 @@ class Quantity:
 
     value: float
     text: str
-    unit_kind: str  # "size" | "duration"
+    unit_kind: UnitKind
+
+
+def quantity_kind(text: str) -> UnitKind | None:
+    """What ``text`` would be if written without quotes: ``"5MB"`` → size, ``"5m"`` →
+    duration, anything else → None."""
+    m = _QUANTITY.fullmatch(text)
+    if m is None:
+        return None
+    if m[2] in SIZE_UNITS:
+        return "size"
+    if m[2] in DURATION_UNITS:
+        return "duration"
+    return None
+
+
+def amount(text: str) -> str:
+    """The number a quantity was written with: ``1_000KB`` → ``1_000``, ``1.5h`` → ``1.5``."""
+    m = _QUANTITY.match(text)
+    return m[1] if m else ""
 
 
 @dataclass

@@ -148,6 +148,7 @@ def run_settings(p: ir.Pipeline, request: WindowRequest) -> RunSettings:
         lineage=run.lineage,
         cleanup_on_failure=run.cleanup_on_failure,
         allow_empty=request.allow_empty or run.allow_empty,
+        source_connections=run.source_connections,
     )
 
 

@@ -108,9 +108,10 @@ def committed_name(index: int, fmt: str) -> str:
     return file_name(index, fmt).replace(".", "-<tag>.", 1)
 
 
-def file_name(index: int, fmt: str) -> str:
-    """``part-0001.parquet`` for the first file (1-based, at least four digits)."""
-    return f"part-{index:04d}.{EXTENSIONS[fmt]}"
+def file_name(index: int, fmt: str, stem: str = "part") -> str:
+    """``part-0001.parquet`` for the first file (1-based, at least four digits); units
+    of work landed elsewhere name theirs apart with their own ``stem``."""
+    return f"{stem}-{index:04d}.{EXTENSIONS[fmt]}"
 
 
 def _utc(value: dt.datetime) -> dt.datetime:

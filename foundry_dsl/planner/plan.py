@@ -60,6 +60,7 @@ class RunSettings:
     lineage: bool  # add _batch_id and _extracted_at
     cleanup_on_failure: bool
     allow_empty: bool  # from the run block or --allow-empty
+    source_connections: int | None = None  # parts reading the source at once (None: all)
 
     def output(self, fmt: str) -> Output:
         return next(o for o in self.outputs if o.format == fmt)

@@ -21,7 +21,13 @@ if TYPE_CHECKING:
 class Committer(Protocol):
     """What the executor uses of ``PartitionCommitter``."""
 
+    tag: str  # the attempt: units of work landed elsewhere join it
+
     def upload(self, local_path: str) -> str: ...
+
+    def staged(self) -> list[tuple[str, str, int]]: ...
+
+    def adopt(self, staged: list[tuple[str, str, int]]) -> None: ...
 
     def commit(self, metadata: dict[str, Any]) -> None: ...
 
@@ -33,11 +39,16 @@ def _commit_path(partition_path: str) -> str:
 
 
 def committer(
-    backend: StorageBackend, partition_path: str, run_id: str, guard: Callable[[], None] | None = None
+    backend: StorageBackend,
+    partition_path: str,
+    run_id: str,
+    guard: Callable[[], None] | None = None,
+    tag: str | None = None,
 ) -> Committer:
+    """``tag``: join that attempt of the run (a unit of work landed in another process)."""
     from foundry_dsl.storage.commit import PartitionCommitter
 
-    return PartitionCommitter(backend, _commit_path(partition_path), run_id, guard)
+    return PartitionCommitter(backend, _commit_path(partition_path), run_id, guard, tag)
 
 
 def recover_table(

@@ -19,6 +19,7 @@ from foundry_dsl.storage.fsspec_backend import (
     fs_root,
     store_url,
 )
+from foundry_dsl.storage.layout import check_store_root
 
 
 def root_url(s: ir.AzureStorage) -> str:
@@ -26,6 +27,7 @@ def root_url(s: ir.AzureStorage) -> str:
 
 
 def build(s: ir.AzureStorage, context: str) -> FsspecBackend:
+    check_store_root("azure", "container", s.container, s.prefix)
     import adlfs
 
     account = ir.resolve(s.account_name)

@@ -60,6 +60,7 @@ from foundry_dsl.storage.layout import (
     direct_files,
     listed_names,
     local_root,
+    refuse_links,
     staging_prefix,
     tagged_name,
 )
@@ -76,6 +77,7 @@ class PartitionCommitter:
         partition_path: str,
         run_id: str,
         guard: Callable[[], None] | None = None,
+        tag: str | None = None,
     ) -> None:
         self.backend = backend
         self.partition_path = check_path(partition_path)
@@ -84,7 +86,10 @@ class PartitionCommitter:
         self.guard = guard or (lambda: None)
         #: 8 random hex digits, fresh per attempt, so a retried run never overwrites
         #: the files of the commit it replaces even when its run_id is the same
-        self.tag = secrets.token_hex(4)
+        #: given: join the attempt of the run's committer (a unit of work landed elsewhere
+        #: stages its files where the driver's committer commits them)
+        self.tag = tag or secrets.token_hex(4)
+        self.joined = tag is not None  # then its abort removes its own files only
         self.staging = f"{staging_prefix(self.partition_path)}/{ATTEMPT}{self.tag}"
         self._lock = threading.Lock()
         self._files: dict[str, str] = {}  # local basename -> final name
@@ -115,6 +120,8 @@ class PartitionCommitter:
             self._files[name] = final  # reserve before the slow part, outside the lock
         size = os.path.getsize(local_path)
         try:
+            if self._local:
+                self._local.check()  # never stage through a link out of the root
             self.backend.upload_file(local_path, f"{self.staging}/{final}")
         except BaseException:
             with self._lock:
@@ -123,6 +130,23 @@ class PartitionCommitter:
         with self._lock:
             self._sizes[name] = size
         return final
+
+    def staged(self) -> list[tuple[str, str, int]]:
+        """(name as uploaded, name in the partition, bytes) of every staged file."""
+        with self._lock:
+            return [(n, self._files[n], self._sizes[n]) for n in sorted(self._sizes)]
+
+    def adopt(self, staged: list[tuple[str, str, int]]) -> None:
+        """Take files another committer of this attempt staged (a unit landed elsewhere)."""
+        with self._lock:
+            self._expect_open("adopt files")
+            for name, final, size in staged:
+                if name in self._files:
+                    raise CommitError(
+                        f"partition {self.partition_path}: two data files are named '{name}'"
+                    )
+                self._files[name] = final
+                self._sizes[name] = size
 
     # --- commit -----------------------------------------------------------------------
 
@@ -184,8 +208,9 @@ class PartitionCommitter:
             for name in sorted(present):
                 if name not in names and name != METADATA_FILE and not name.startswith(("_", ".")):
                     self.backend.delete_file(f"{self.partition_path}/{name}")
-            for name in sorted(names):
-                self.backend.delete_file(f"{self.staging}/{name}")
+            # with the files of dead attempts of units of work, which no commit lists
+            for path in sorted(self.backend.list_files(self.staging)):
+                self.backend.delete_file(path)
         except FoundryError as exc:
             log.warning("partition %s is committed, but removing old files failed (%s); "
                         "the next run removes them", self.partition_path, exc.message)
@@ -219,6 +244,11 @@ class PartitionCommitter:
                 return
             self._state = "aborted"
             finals = list(self._files.values())
+        if self.joined:
+            # the attempt's folder is shared with the run's other units: only ours go
+            for final in finals:
+                self.backend.delete_file(f"{self.staging}/{final}")
+            return
         if self._local:
             self._local.discard()
             return
@@ -272,7 +302,15 @@ class LocalFolders:
         # where foundry before 0.2 staged, beside the partition: cleaned up, never used
         self.legacy = (f".{leaf}.staging-", f".{leaf}.old-")
 
+    def check(self) -> None:
+        """CommitError when the partition folder, a folder above it, or the staging area
+        is a symbolic link, or lies outside the root: nothing is moved through a link."""
+        refuse_links(self.root, self.final, "partition folder")
+        refuse_links(self.root, self.staging, "staging folder")
+        refuse_links(self.root, self.old, "staging folder")
+
     def commit(self, metadata: bytes, names: set[str], guard: Callable[[], None]) -> None:
+        self.check()
         os.makedirs(self.staging, exist_ok=True)
         missing = sorted(n for n in names if not os.path.isfile(os.path.join(self.staging, n)))
         if missing:
@@ -280,6 +318,10 @@ class LocalFolders:
                 f"{len(missing)} file(s) to commit are not staged ({', '.join(missing[:3])}); "
                 "another run may have removed them"
             )
+        for name in os.listdir(self.staging):
+            # a dead attempt of a unit of work staged these: never listed, never committed
+            if name not in names and os.path.isfile(os.path.join(self.staging, name)):
+                os.remove(os.path.join(self.staging, name))
         with open(os.path.join(self.staging, METADATA_FILE), "wb") as fh:
             fh.write(metadata)
         for name in os.listdir(self.staging):
@@ -336,6 +378,11 @@ class LocalFolders:
                 os.rename(os.path.join(self.staging, name), os.path.join(self.final, name))
 
     def discard(self) -> None:
+        try:
+            self.check()
+        except CommitError as exc:
+            log.warning("not removing the staged files: %s", exc.message)
+            return
         shutil.rmtree(self.staging, ignore_errors=True)
         self.tidy()
 

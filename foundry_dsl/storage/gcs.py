@@ -23,6 +23,7 @@ from foundry_dsl.storage.fsspec_backend import (
     fs_root,
     store_url,
 )
+from foundry_dsl.storage.layout import check_store_root
 
 
 def root_url(s: ir.GcsStorage) -> str:
@@ -30,6 +31,7 @@ def root_url(s: ir.GcsStorage) -> str:
 
 
 def build(s: ir.GcsStorage, context: str) -> FsspecBackend:
+    check_store_root("gcs", "bucket", s.bucket, s.prefix)
     import gcsfs
 
     project, creds, endpoint = ir.resolve(s.project), ir.resolve(s.credentials), ir.resolve(s.endpoint)

@@ -15,10 +15,11 @@ out of ``_foundry/``.) The committer (``commit.py``) and recovery
 from __future__ import annotations
 
 import json
+import os
 import re
 from typing import Any
 
-from foundry_dsl.errors import CommitError
+from foundry_dsl.errors import CommitError, StorageError
 from foundry_dsl.storage.base import StorageBackend
 
 METADATA_FILE = "_metadata.json"
@@ -57,10 +58,91 @@ def staging_prefix(partition_path: str) -> str:
 
 def check_path(path: str) -> str:
     """``path`` when it is a safe relative partition path; CommitError otherwise."""
-    parts = path.split("/")
-    if not path or path != path.strip("/") or any(p in ("", ".", "..") for p in parts):
-        raise CommitError(f"invalid partition path '{path}': want 'a=1/b=2', no '..' or '//'")
+    if not path or path != path.strip("/") or _unsafe_segments(path):
+        raise CommitError(
+            f"invalid partition path '{path}': want 'a=1/b=2', no '.', '..', '//' or '\\'"
+        )
     return path
+
+
+def _unsafe_segments(path: str) -> bool:
+    """Whether ``/``-separated ``path`` could name something outside where it is joined:
+    a ``.``, ``..`` or empty segment, or a ``\\`` (a separator on Windows)."""
+    return "\\" in path or any(p in ("", ".", "..") for p in path.split("/"))
+
+
+def check_store_root(kind: str, bucket_word: str, bucket: str, prefix: str) -> None:
+    """StorageError unless ``bucket`` is one name and ``prefix`` folder names under it.
+
+    The IR refuses such values where they are written; this is the second guard, for a
+    storage block built some other way (a plan file, a library caller), so no backend
+    is ever rooted outside its bucket.
+    """
+    inner = prefix.strip("/")
+    if not bucket or "/" in bucket or _unsafe_segments(bucket):
+        raise StorageError(
+            f"{kind} {bucket_word} {bucket!r} is not a single name: refusing to write "
+            f"outside it; give the {bucket_word} alone and the folders inside it as prefix",
+            transient=False,
+        )
+    if (inner and _unsafe_segments(inner)) or "\\" in prefix:
+        raise StorageError(
+            f"{kind} prefix {prefix!r} is unsafe: refusing to write outside "
+            f"{bucket_word} {bucket!r}; write folder names joined by '/', "
+            "without '.', '..', '//' or '\\'",
+            transient=False,
+        )
+
+
+def refuse_links(root: str, path: str, what: str) -> None:
+    """CommitError when ``path``, or a folder between ``root`` and it, is a symbolic link
+    (or a Windows junction), or when it resolves outside ``root``.
+
+    Local disk only: foundry moves and deletes whole folders there, and must never
+    follow a link out of the storage root (moving someone's files in, or deleting
+    them). ``root`` itself may be a link: it is where the user said to write. Parts of
+    ``path`` that do not exist yet are fine: foundry creates them, as real folders.
+    """
+    try:
+        rel = os.path.relpath(path, root)
+    except ValueError:  # another drive
+        rel = os.path.abspath(path)
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep) or os.path.isabs(rel):
+        raise CommitError(
+            f"the {what} {path} is outside the storage root {root}, so nothing was moved"
+        )
+    current = root
+    for part in ([] if rel == os.curdir else rel.split(os.sep)):
+        current = os.path.join(current, part)
+        if os.path.islink(current) or _is_junction(current):
+            try:
+                target = f" (to {os.readlink(current)})"
+            except OSError:
+                target = ""
+            on_the_way = "" if current == path else f", on the way to the {what} {path}"
+            raise CommitError(
+                f"{current} is a symbolic link{target}{on_the_way}; foundry never follows a "
+                f"link out of the storage root {root}, so nothing was moved: remove the link "
+                "(what it points to is not touched) and run again"
+            )
+        if not os.path.lexists(current):
+            break  # foundry creates the rest, as real folders
+    real_root = os.path.normcase(os.path.realpath(root))
+    real = os.path.normcase(os.path.realpath(path))
+    try:
+        inside = os.path.commonpath([real_root, real]) == real_root
+    except ValueError:  # another drive
+        inside = False
+    if not inside:
+        raise CommitError(
+            f"the {what} {path} resolves to {os.path.realpath(path)}, outside the storage "
+            f"root {root}, so nothing was moved: remove the link on its way and run again"
+        )
+
+
+def _is_junction(path: str) -> bool:
+    check = getattr(os.path, "isjunction", None)  # Python 3.12+
+    return bool(check(path)) if check is not None else False
 
 
 def tagged_name(name: str, tag: str) -> str:

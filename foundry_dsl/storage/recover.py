@@ -30,6 +30,7 @@ from foundry_dsl.storage.layout import (
     direct_files,
     listed_names,
     local_root,
+    refuse_links,
     staging_prefix,
 )
 
@@ -68,6 +69,7 @@ def staged_partitions(backend: StorageBackend, table_prefix: str) -> list[str]:
     root = local_root(backend)
     if root is not None:
         top = os.path.join(root, *base.split("/"))
+        refuse_links(root, top, "staging area")
         for folder, dirs, _files in os.walk(top):
             if any(d.startswith((ATTEMPT, OLD)) for d in dirs):
                 found.add(os.path.relpath(folder, os.path.join(root, *STAGING.split("/")))
@@ -107,8 +109,15 @@ def recover_table(
 
 
 def _recover_local(folders: LocalFolders) -> None:
-    """Put back a previous commit the fallback swapped out, then drop every leftover."""
+    """Put back a previous commit the fallback swapped out, then drop every leftover.
+
+    Nothing is moved or removed when the partition folder, a folder above it, the
+    staging area or a leftover is a symbolic link: CommitError names it.
+    """
+    folders.check()
     olds = _olds(folders)
+    for path in [*olds, *_attempts(folders)]:
+        refuse_links(folders.root, path, "leftover staging folder")
     if not os.path.isdir(folders.final) and olds:
         # died between the fallback's two renames: the old partition goes back; the
         # newest if a failed clean-up left several (their tags are random, so by age)

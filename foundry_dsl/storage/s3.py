@@ -21,6 +21,7 @@ from foundry_dsl.storage.fsspec_backend import (
     fs_root,
     store_url,
 )
+from foundry_dsl.storage.layout import check_store_root
 
 
 def root_url(s: ir.S3Storage) -> str:
@@ -28,6 +29,7 @@ def root_url(s: ir.S3Storage) -> str:
 
 
 def build(s: ir.S3Storage, context: str) -> FsspecBackend:
+    check_store_root("s3", "bucket", s.bucket, s.prefix)
     import s3fs
 
     key, secret = ir.resolve(s.access_key), ir.resolve(s.secret_key)

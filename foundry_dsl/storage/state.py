@@ -51,12 +51,27 @@ class StateStore:
         except ValueError:
             value = None
         if not isinstance(value, dict):
-            where = f"{self.backend.root_url}/{self.path(system, table)}"
             raise StorageError(
-                f"pipeline {system}.{table}: the cursor state at {where} is not valid JSON; "
-                f"run `foundry state reset {system}.{table}` to start from the initial cursor"
+                f"pipeline {system}.{table}: the cursor state at {self.url(system, table)} is "
+                f"not valid JSON; run `foundry state reset {system}.{table}` to start from the "
+                "initial cursor"
+            )
+        problem = _shape_problem(value)
+        if problem:
+            # the cursor fills a request parameter or a query's bound: a number or a list
+            # stringified there would extract the wrong rows without a word
+            raise StorageError(
+                f"pipeline {system}.{table}: the cursor state at {self.url(system, table)} "
+                f"{problem}; write that value as a JSON string, in quotes (\"42\", not 42), "
+                f"or run `foundry state reset {system}.{table} -f FILE` to start from the "
+                "initial cursor",
+                transient=False,
             )
         return value
+
+    def url(self, system: str, table: str) -> str:
+        """Where the entry is, as the user opens it: a path on local disk, else a URL."""
+        return f"{self.backend.root_url.rstrip('/')}/{self.path(system, table)}"
 
     def set_cursor(self, system: str, table: str, cursor: str | None, **figures: Any) -> None:
         """Store ``cursor`` with run figures (``batch_id``, ``rows``, ...); replaces the entry."""
@@ -77,6 +92,44 @@ class StateStore:
     def reset(self, system: str, table: str) -> None:
         """Forget the cursor: the next run starts from the configured initial cursor."""
         self.backend.delete_file(self.path(system, table))
+
+
+#: the entry's fields that are read back, and what each must hold: the cursor may be
+#: null (no cursor yet); partitions and run ids are always strings
+_STRINGS = {"cursor": True, "partition": False, "run_id": False}
+_PENDING = {"run_id": False, "partition": False, "cursor": True}
+
+
+def _shape_problem(entry: dict[str, Any]) -> str | None:
+    """What is wrong with a state entry's fields that runs read; None when nothing is."""
+    for field, nullable in _STRINGS.items():
+        if field in entry and not _is_string(entry[field], nullable):
+            return f"holds {field} = {_shown(entry[field])}, where a string is expected"
+    pending = entry.get("pending")
+    if pending is not None:
+        if not isinstance(pending, dict):
+            return f"holds pending = {_shown(pending)}, where an object (or null) is expected"
+        for field, nullable in _PENDING.items():
+            if not _is_string(pending.get(field), nullable):
+                return (f"holds pending.{field} = {_shown(pending.get(field))}, "
+                        "where a string is expected")
+    return None
+
+
+def _is_string(value: Any, nullable: bool) -> bool:
+    return isinstance(value, str) or (nullable and value is None)
+
+
+def _shown(value: Any) -> str:
+    """``value`` as JSON, with its type: ``42 (a number)``."""
+    kind = ("null" if value is None else "a boolean" if isinstance(value, bool)
+            else "a number" if isinstance(value, (int, float))
+            else "a list" if isinstance(value, list)
+            else "an object" if isinstance(value, dict) else type(value).__name__)
+    text = json.dumps(value, default=str)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return text if kind == "null" else f"{text} ({kind})"
 
 
 # --- the ledger: the state follows the commits ------------------------------------------

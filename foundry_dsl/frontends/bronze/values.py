@@ -32,6 +32,7 @@ from fractions import Fraction
 
 from foundry_dsl.errors import Position
 from foundry_dsl.frontends.bronze import tree as syntax
+from foundry_dsl.frontends.positioned import DURATION_UNITS, SIZE_UNITS
 
 __all__ = [
     "DURATION_HELP",
@@ -48,15 +49,6 @@ __all__ = [
 
 #: how a value's error reaches the caller: message, position, help
 Report = Callable[[str, Position, str | None], None]
-
-SIZE_UNITS: dict[str, int] = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
-DURATION_UNITS: dict[str, Fraction] = {
-    "ms": Fraction(1, 1000),
-    "s": Fraction(1),
-    "m": Fraction(60),
-    "h": Fraction(3600),
-    "d": Fraction(86400),
-}
 
 SIZE_HELP = "sizes are written 128MB, 1GB, 512KB (units B, KB, MB, GB, TB; 1KB = 1024 bytes)"
 DURATION_HELP = "durations are written 100ms, 30s, 5m, 2h, 1d"

@@ -46,10 +46,12 @@ def api(m: Mapper, node: PMap, out: PMap, where: str) -> None:
     """Fill ``out`` (the IR source, kind api) from ``source.api``."""
     for key in ("base_url", "endpoint", "method", "timeout", "verify", "rate_limit", "body"):
         copy_entry(node, key, out, key)
+    m.url_secrets(node, "base_url", where)
+    m.url_secrets(node, "endpoint", where)
     headers = m.free_map(node.get("headers"), f"{where}.headers", stringify=True)
     if headers is not None:
         out.set("headers", headers, key_pos(node, "headers"))
-    params = m.free_map(node.get("params"), f"{where}.params", stringify=False)
+    params = m.free_map(node.get("params"), f"{where}.params", stringify=False, query=True)
     out.set("auth", _auth(m, node, where), key_pos(node, "auth_type"))
     _pagination(m, node, out, params, where)
     if params is not None:

@@ -9,11 +9,18 @@ read and copy positioned values without reporting anything.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from foundry_dsl.errors import Diagnostic, Position
-from foundry_dsl.frontends.lower import PASSWORD_IN_TEXT_RE, SECRET_KEY_RE
+from foundry_dsl.frontends.lower import (
+    Secret,
+    is_secret_name,
+    leaf_positions,
+    secret_message,
+    secret_position,
+    secrets_in,
+)
 from foundry_dsl.frontends.positioned import Env, PEntry, PList, PMap, PNode, PScalar
 
 
@@ -24,8 +31,25 @@ class Mapper:
         self.path = path
         self.errors: list[Diagnostic] = []
 
-    def error(self, message: str, pos: Position | None, help: str | None = None) -> None:
-        self.errors.append(Diagnostic(message, pos, help))
+    def error(
+        self,
+        message: str,
+        pos: Position | None,
+        help: str | None = None,
+        secrets: Sequence[Position] = (),
+    ) -> None:
+        self.errors.append(Diagnostic(message, pos, help, secret_spans=tuple(secrets)))
+
+    def url_secrets(self, node: PMap, key: str, where: str) -> None:
+        """A password or a secret query parameter written in the URL ``node[key]``:
+        the spec's auth settings carry them instead."""
+        value = node.get(key)
+        if not isinstance(value, PScalar) or not isinstance(value.value, str) or not value.pos:
+            return
+        inside = secrets_in(value.value)
+        spans = [secret_position(value.pos, value.value, s.start, s.end) for s in inside]
+        for secret, span in zip(inside, spans, strict=True):
+            self.error(secret_message(key, secret, where), span, _auth_help(secret), spans)
 
     def require(
         self, node: PMap, key: str, where: str, because: str, at: Position | None = None
@@ -69,10 +93,16 @@ class Mapper:
         self.env(node, f"{key}_env", out, ir_key)
 
     def free_map(
-        self, node: PNode | None, where: str, stringify: bool, nested: bool = False
+        self,
+        node: PNode | None,
+        where: str,
+        stringify: bool,
+        nested: bool = False,
+        query: bool = False,
     ) -> PMap | None:
         """A user's key → value map: ``{env: NAME}`` becomes an env reference, and a
-        secret written as a literal is an error."""
+        secret written as a literal is an error (``query`` for query parameters,
+        where ``key`` and ``sig`` are secrets too)."""
         if not isinstance(node, PMap):
             return None
         out = PMap(pos=node.pos, title=where)
@@ -82,14 +112,7 @@ class Mapper:
             if env_name is not None:
                 value = PScalar(Env(env_name), value.pos)
             elif isinstance(value, PScalar):
-                if isinstance(value.value, str) and value.value and (
-                    SECRET_KEY_RE.search(key) or PASSWORD_IN_TEXT_RE.search(value.value)
-                ):
-                    self.error(
-                        f"'{key}' in {where} holds a secret written in the file",
-                        value.pos,
-                        f"write {key}: {{env: NAME}} and set NAME in the environment",
-                    )
+                self._literal_secret(key, value, where, query)
                 if stringify and value.value is not None and not isinstance(value.value, str):
                     text = str(value.value).lower() if isinstance(value.value, bool) else str(value.value)
                     value = PScalar(text, value.pos)
@@ -99,6 +122,24 @@ class Mapper:
                 value = PList(list(self._free_items(value, f"{where}.{key}")), value.pos)
             out.entries[key] = PEntry(entry.key_pos, value)
         return out
+
+    def _literal_secret(self, key: str, value: PScalar, where: str, query: bool) -> None:
+        v = value.value
+        if value.pos is None or isinstance(v, bool) or not isinstance(v, str | int | float):
+            return
+        help = f"write {key}: {{env: NAME}} and set NAME in the environment"
+        if str(v) and is_secret_name(key, query):
+            self.error(
+                f"'{key}' in {where} holds a secret written in the file",
+                value.pos,
+                help,
+                leaf_positions(value),
+            )
+            return
+        inside = secrets_in(v) if isinstance(v, str) else []
+        spans = [secret_position(value.pos, str(v), s.start, s.end) for s in inside]
+        for secret, span in zip(inside, spans, strict=True):
+            self.error(secret_message(key, secret, where), span, help, spans)
 
     def _free_items(self, node: PList, where: str) -> Iterator[PNode]:
         for item in node.items:
@@ -111,6 +152,18 @@ class Mapper:
                 )
             else:
                 yield item
+
+
+def _auth_help(secret: Secret) -> str:
+    if secret.what == "param":
+        return (
+            f"take {secret.name}=... out of the URL and set auth_type: api_key with "
+            f"auth_key_name: {secret.name}, auth_key_location: query and auth_key_env: NAME"
+        )
+    return (
+        "take user:password@ out of the URL and set auth_type: basic with "
+        "auth_username_env and auth_password_env"
+    )
 
 
 def get_in(node: PNode | None, *keys: str) -> PNode | None:

@@ -6,25 +6,32 @@ request or ``None`` (stop). Stop rules are explicit, because silently
 stopping early is how data gets lost:
 
 ``none``      one request.
-``offset``    stop on an empty page; with ``total_path``, stop when
-              offset + records reaches the total (a short page before that is
-              an error: the server caps ``limit``); without it, stop on a page
-              shorter than ``limit``.
-``page``      stop on an empty page; with ``total_pages_path``, stop on the
-              last page (a short page before it is an error); without it, stop
-              on a page shorter than ``page_size`` (when the size is sent).
+``offset``    with ``total_path``, stop when offset + records reaches the total
+              (an empty or short page before that is an error: the server lost
+              pages, or caps ``limit``); without it, stop on an empty page or a
+              page shorter than ``limit``.
+``page``      with ``total_pages_path``, stop on the last page (an empty or
+              short page before it is an error); without it, stop on an empty
+              page or a page shorter than ``page_size`` (when the size is sent).
 ``cursor``    stop when the next cursor is absent or empty, or when
-              ``has_more_path`` is false (has_more true without a cursor is an
-              error); with ``cursor_field`` also on an empty page. The same
-              cursor twice is a page loop: an error.
+              ``has_more_path`` is false (has_more true without a cursor, or
+              missing or not a boolean while there is a cursor, is an error);
+              with ``cursor_field`` also on an empty page. The same cursor twice
+              is a page loop: an error.
 ``link``      stop when the ``Link`` header has no ``rel="next"``; the same URL
               twice is an error.
 ``next_url``  stop when the body's next URL is absent, null or empty; the same
               URL twice is an error.
 
+Every kind: a page holding the same records as the page before it is a page
+loop (a server that ignores the page, offset or cursor parameter sends its
+first page for ever): an error at the second copy, whatever the stop rules say.
+
 ``offset`` and ``page`` know every request ahead (:attr:`Paginator.indexed`),
 so the fetch loop may fetch a bounded window of pages ahead. ``max_pages``
-is enforced by the fetch loop: reaching it while pages remain is an error.
+(default :data:`foundry_dsl.ir.MAX_PAGES`) is enforced by the fetch loop:
+reaching it while pages remain is an error, which :meth:`Paginator.pages_needed`
+helps word.
 """
 
 from __future__ import annotations
