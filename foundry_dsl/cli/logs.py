@@ -5,7 +5,9 @@ Hands the executor a :class:`~foundry_dsl.executor.base.Progress`:
 is a terminal, :class:`LogProgress` (one plain or JSON log line per event)
 when it is not or ``--log-format json`` is asked for. Every log record passes
 through :class:`RedactFilter`, which replaces the values of the secrets the
-pipelines reference (their ``env(...)`` variables) with ``***``.
+pipelines reference (their ``env(...)`` variables, and the credentials their
+URLs carry) with ``***``, and masks the userinfo and secret-looking query
+parameters of any URL in the text: the last line of defence, whatever logged it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from foundry_dsl import ir
+from foundry_dsl import ir, urls
 from foundry_dsl.cli.render.units import human_bytes, human_count, human_seconds
 from foundry_dsl.errors import redact
 from foundry_dsl.executor.base import PipelineResult
@@ -33,42 +35,68 @@ LOGGER = "foundry"
 NOT_SECRET_FIELDS = frozenset(
     {"base_url", "endpoint", "region", "project", "account_name", "client_id", "username"}
 )
+#: fields holding a URL, whose userinfo and secret query params are secrets all the same
+URL_FIELDS = frozenset({"base_url", "endpoint", "token_url"})
 
 
 def secret_values(pipelines: Iterable[ir.Pipeline]) -> set[str]:
-    """The current values of every secret ``env(...)`` the pipelines reference."""
+    """The current values of every secret ``env(...)`` the pipelines reference, and the
+    credentials in their URLs (``https://user:password@host``, ``?access_token=...``)."""
     names: set[str] = set()
+    links: set[str] = set()
     for p in pipelines:
-        _env_names(p, None, names)
-    return {v for n in names if (v := os.environ.get(n))}
+        _env_names(p, None, names, links)
+    found = {v for n in names if (v := os.environ.get(n))}
+    for link in links:
+        found.update(urls.url_secrets(link))
+    return found
 
 
-def _env_names(value: Any, field: str | None, out: set[str]) -> None:
+def _env_names(value: Any, field: str | None, out: set[str], links: set[str]) -> None:
     if isinstance(value, ir.EnvRef):
         if field not in NOT_SECRET_FIELDS:
             out.add(value.name)
+        elif field in URL_FIELDS and (link := os.environ.get(value.name)):
+            links.add(link)
+    elif isinstance(value, str):
+        if field in URL_FIELDS:
+            links.add(value)
     elif isinstance(value, BaseModel):
         for name in type(value).model_fields:
-            _env_names(getattr(value, name), name, out)
+            _env_names(getattr(value, name), name, out, links)
     elif isinstance(value, dict):
         for v in value.values():
-            _env_names(v, field, out)
+            _env_names(v, field, out, links)
     elif isinstance(value, (list, tuple)):
         for v in value:
-            _env_names(v, field, out)
+            _env_names(v, field, out, links)
 
 
 class RedactFilter(logging.Filter):
-    """Replaces secret values in every record's message (and its arguments)."""
+    """Masks secrets in every record: its message (with its arguments), its traceback and
+    the text fields a JSON line carries. Known secret values become ``***``, and so do the
+    userinfo and secret-looking query params of every URL, known or not."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
         self.secrets: set[str] = set(secrets)
 
+    def clean(self, text: str) -> str:
+        return urls.redact_text(redact(text, self.secrets) if self.secrets else text)
+
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            record.msg = redact(record.getMessage(), self.secrets)
-            record.args = None
+        record.msg = self.clean(record.getMessage())
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.clean(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.clean(record.stack_info)
+        for key in JsonFormatter.FIELDS:
+            value = getattr(record, key, None)
+            if isinstance(value, str):
+                setattr(record, key, self.clean(value))
         return True
 
 

@@ -303,7 +303,10 @@ class _Bridge:
         with self.lock:
             if key in self.forgotten:
                 return  # events of a dead attempt that arrive after its end
-            if msg["kind"] == "extracted":
+            if msg["kind"] == "log":
+                # each attempt's own lines, as they come: a dead attempt's say why it died
+                logging.getLogger(str(msg["name"])).log(int(msg["level"]), "%s", msg["message"])
+            elif msg["kind"] == "extracted":
                 self.rows[key] = self.rows.get(key, 0) + int(msg["rows"])
                 self.progress.extracted(self.name, int(msg["rows"]))
             elif msg["kind"] == "wrote":

@@ -14,9 +14,12 @@ counted.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import secrets
 import shutil
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,7 +59,7 @@ class TopicProgress:
         self.worker = get_worker()
         self.topic, self.part, self.attempt = topic, part, attempt
 
-    def _send(self, kind: str, **fields: Any) -> None:
+    def send(self, kind: str, **fields: Any) -> None:
         self.worker.log_event(self.topic, {"kind": kind, "part": self.part,
                                            "attempt": self.attempt, **fields})
 
@@ -64,10 +67,10 @@ class TopicProgress:
         pass  # the driver reports the run's start
 
     def extracted(self, name: str, rows: int) -> None:
-        self._send("extracted", rows=rows)
+        self.send("extracted", rows=rows)
 
     def wrote(self, name: str, file: str, rows: int, nbytes: int) -> None:
-        self._send("wrote", file=file, rows=rows, nbytes=nbytes)
+        self.send("wrote", file=file, rows=rows, nbytes=nbytes)
 
     def finished(self, result: PipelineResult) -> None:
         pass  # the driver reports the run's end
@@ -97,9 +100,9 @@ def land_unit(work: Work, tag: str, topic: str) -> Outcome:
             return storage_api.committer(backend, pp.partition_path, work.run_id, tag=tag)
 
         staged = committer()
-        landing = Landing(unit, TopicProgress(topic, part, attempt), staged, committer,
-                          threading.Event())
-        with _source_connection(pp):
+        progress = TopicProgress(topic, part, attempt)
+        landing = Landing(unit, progress, staged, committer, threading.Event())
+        with _source_connection(pp), _logs_to(progress, found):
             try:
                 manifest = landing.land(extractor)
             finally:
@@ -153,6 +156,34 @@ def rewrite_unit(work: Work, tag: str, landed: Manifest, schema: pa.Schema) -> O
         return Outcome(part, attempt, failure=_failure("write (schema widening)", exc, found))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+class _LogBridge(logging.Handler):
+    """foundry's log records of a part, redacted here, sent to the driver's logs."""
+
+    def __init__(self, progress: TopicProgress, found: list[str]) -> None:
+        super().__init__(logging.INFO)
+        self.progress, self.found = progress, found
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):  # a log line must never fail a part
+            self.progress.send("log", name=record.name, level=record.levelno,
+                               message=redact(record.getMessage(), self.found))
+
+
+@contextlib.contextmanager
+def _logs_to(progress: TopicProgress, found: list[str]) -> Iterator[None]:
+    logger = logging.getLogger("foundry")
+    handler = _LogBridge(progress, found)
+    logger.addHandler(handler)
+    level = logger.level
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def _scratch(run_id: str, part: int, attempt: str) -> Path:
