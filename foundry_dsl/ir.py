@@ -63,10 +63,17 @@ class EnvRef(Node):
     name: str
 
     def resolve(self, *, required: bool = True) -> str | None:
+        """The variable's value. Set but empty counts as not set: an empty token or
+        password would only surface later as an HTTP 401 or a refused login, far from
+        its cause. ``required=False``: None instead of an error."""
         value = os.environ.get(self.name)
-        if value is None and required:
+        if value is None or not value.strip():
+            if not required:
+                return None
+            state = ("is not set" if value is None else "is set but empty" if not value
+                     else "is set to only whitespace")
             raise ExtractError(
-                f"environment variable {self.name} is not set "
+                f"environment variable {self.name} {state} "
                 f"(referenced as env(\"{self.name}\"){_at(self.span)})"
             )
         return value
@@ -269,8 +276,14 @@ class NoPagination(Node):
     kind: Literal["none"] = "none"
 
 
+#: the default ``max_pages``: far above any real API's page count (10M records in pages
+#: of 100), yet it ends a server that sends new pages for ever before the disk fills
+MAX_PAGES = 100_000
+
+
 class _Paged(Node):
-    max_pages: int | None = Field(default=None, ge=1)
+    # reaching it while the API has more pages is an error, never a silent stop
+    max_pages: int = Field(default=MAX_PAGES, ge=1)
 
 
 class OffsetPagination(_Paged):

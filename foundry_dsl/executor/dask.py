@@ -111,7 +111,9 @@ def local_cluster(workers: int, dashboard: bool = False) -> Any:
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address="127.0.0.1:8787" if dashboard else None,
+            # the scheduler's HTTP server always starts (None means port 8787 on every
+            # interface); a random loopback port keeps it private and never in use
+            dashboard_address="127.0.0.1:8787" if dashboard else "127.0.0.1:0",
             silence_logs=logging.ERROR,
         )
 
@@ -194,6 +196,10 @@ class DaskPipelineRun(PipelineRun):
         tag = self.committer.tag
         tries: dict[int, int] = {}
         parts: dict[Any, int] = {}
+        # one file in flight per part: a part's two half-full tail files would be
+        # repacked, writing every row twice; the cluster runs the parts side by side
+        work = replace(work, plan=replace(
+            work.plan, settings=replace(work.plan.settings, workers=1)))
 
         def submit(part: int) -> Any:
             tries[part] = tries.get(part, 0) + 1
@@ -252,14 +258,12 @@ class DaskPipelineRun(PipelineRun):
     def _merge_schemas(self, work: Work, landed: list[Manifest]) -> list[Manifest]:
         """Every part's files in the run's one schema; stale ones rewritten on workers."""
         from foundry_dsl.executor.remote import rewrite_unit
-        from foundry_dsl.write.schema import unify
+        from foundry_dsl.write.schema import merge
 
-        schemas = [m.schema for m in landed if m.schema is not None]
-        if not schemas:
+        final = merge((m.schema for m in landed if m.schema is not None),
+                      (c for m in landed for c in m.big_ints))
+        if final is None:
             return landed
-        final = schemas[0]
-        for s in schemas[1:]:
-            final = unify(final, s)
         stale = [i for i, m in enumerate(landed) if m.schema is not None and not m.schema.equals(final)]
         if not stale:
             return landed

@@ -73,6 +73,7 @@ class _Stream:
     cursors: dict[int, str | None] = field(default_factory=dict)
     schema: pa.Schema | None = None
     schema_version: int = 0
+    big_ints: frozenset[str] = frozenset()
     chunker: Chunker | None = None
 
 
@@ -110,6 +111,7 @@ class Landing:
             files=tuple(files),
             rows=stream.rows,
             schema=stream.schema,
+            big_ints=tuple(sorted(stream.big_ints)),
             cursors=dict(stream.cursors),
         )
 
@@ -211,6 +213,7 @@ class Landing:
             self.stop.set()
             files.close()
         out.schema = schema.schema
+        out.big_ints = schema.big_ints
         out.schema_version = schema.version
         return out
 

@@ -115,7 +115,7 @@ def land_unit(work: Work, tag: str, topic: str) -> Outcome:
             task, exc = exc.task, exc.cause
         return Outcome(part, attempt, failure=_failure(task, exc, found))
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        _remove(scratch)
 
 
 def rewrite_unit(work: Work, tag: str, landed: Manifest, schema: pa.Schema) -> Outcome:
@@ -155,7 +155,7 @@ def rewrite_unit(work: Work, tag: str, landed: Manifest, schema: pa.Schema) -> O
     except BaseException as exc:
         return Outcome(part, attempt, failure=_failure("write (schema widening)", exc, found))
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        _remove(scratch)
 
 
 class _LogBridge(logging.Handler):
@@ -184,6 +184,12 @@ def _logs_to(progress: TopicProgress, found: list[str]) -> Iterator[None]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+
+
+def _remove(scratch: Path) -> None:
+    shutil.rmtree(scratch, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        scratch.parent.rmdir()  # the run's folder, once its last unit here is done
 
 
 def _scratch(run_id: str, part: int, attempt: str) -> Path:

@@ -78,6 +78,7 @@ class PipelineRun:
         self.holder = Holder.for_run(self.run_id, self.p.name)
         self.lease: Lease | Unenforced
         self.staging_root = staging_root(pp.settings.scratch_dir, self.p.name)
+        self.committed = False  # set once _metadata.json is in place: failures after it say so
 
     # --- the whole run ---------------------------------------------------------------
 
@@ -177,7 +178,7 @@ class PipelineRun:
             if keeps_cursor(p.source) or new_cursor is not None or state is not None:
                 metadata["window"] = _committed_window(window, new_cursor)
             # parts landed elsewhere bring their source's figures in their manifests
-            report = stream.report or extractor.report
+            report = {**extractor.report, **stream.report}
             if report:
                 # a source's own figures may quote what it was given: never a secret
                 metadata["source"] = _redacted(
@@ -192,6 +193,7 @@ class PipelineRun:
                 store.put(p.system, p.table, state)
             self.task = "commit"
             self.committer.commit(metadata)
+            self.committed = True
         except BaseException:
             self.stop.set()
             if pp.settings.cleanup_on_failure:
@@ -373,7 +375,7 @@ class PipelineRun:
             else f"staging kept in {self.staging_root / self.run_id}"
         )
         committed = (
-            f"{self.partition_url} was committed" if task == "state"
+            f"{self.partition_url} was committed" if self.committed
             else f"the committed partition {self.partition_url} is unchanged"
         )
         message = (

@@ -45,6 +45,8 @@ class Manifest:
     rows: int = 0
     #: the schema every file of this unit was written with (None: no batch came)
     schema: pa.Schema | None = None
+    #: integer columns holding values past 2**53: merged with floats they become text
+    big_ints: tuple[str, ...] = ()
     cursors: dict[int, str | None] = field(default_factory=dict)  # per part, when it gave one
     report: dict[str, Any] = field(default_factory=dict)  # the source's figures for metadata
     #: (name as written, name in the partition, bytes) of each file staged in storage,

@@ -323,13 +323,14 @@ class Lowering:
             return False
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             return True  # bytes or seconds, as the field's type says
-        if isinstance(v, str) and quantity_kind(v) is not None:
+        kind = quantity_kind(v) if isinstance(v, str) else None
+        if isinstance(v, str) and kind is not None:
             self.error(
                 f"'{key}' takes a {unit}, not a string",
                 node.pos,
                 f"write {v.strip()} without quotes"
-                if quantity_kind(v) == unit
-                else f"write a {unit}, e.g. {key} = {_example(unit, None)}",
+                if kind == unit
+                else f"write a {unit}, e.g. {key} = {_example(unit, Quantity(0, v.strip(), kind))}",
             )
             return False
         self.error(

@@ -14,6 +14,8 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from foundry_dsl import ir
+from foundry_dsl.frontends.lower import unit_of
+from foundry_dsl.frontends.positioned import DURATION_UNITS, SIZE_UNITS
 
 
 def _source_models() -> dict[str, type[BaseModel]]:
@@ -76,8 +78,9 @@ def field_tables() -> str:
             for name, f in model.model_fields.items():
                 if name in HIDDEN:
                     continue
-                kind_of = SPECIAL_TYPES.get((model, name)) or _type(f.annotation)
-                out.append(f"| `{name}` | {kind_of} | {_default(f)} |")
+                unit = unit_of(f)
+                kind_of = SPECIAL_TYPES.get((model, name)) or unit or _type(f.annotation)
+                out.append(f"| `{name}` | {kind_of} | {_default(f, unit)} |")
             out.append("")
     return "\n".join(out)
 
@@ -102,7 +105,9 @@ def _type(t: Any) -> str:
     return {str: "string", int: "integer", float: "number", bool: "boolean"}.get(t, str(t))
 
 
-def _default(f: Any) -> str:
+def _default(f: Any, unit: str | None = None) -> str:
+    if unit is not None and isinstance(f.default, (int, float)) and f.default:
+        return f"`{_quantity(unit, f.default)}`"
     if f.is_required():
         return "required"
     if f.default_factory is not None:
@@ -119,3 +124,13 @@ def _default(f: Any) -> str:
     if f.default == "":
         return '`""`'
     return f"`{f.default}`"
+
+
+def _quantity(unit: str, value: float) -> str:
+    """A size in bytes or a duration in seconds as it is written: 30.0 → ``30s``."""
+    units: dict[str, Any] = SIZE_UNITS if unit == "size" else DURATION_UNITS
+    for name, factor in sorted(units.items(), key=lambda u: u[1], reverse=True):
+        amount = value / factor
+        if amount >= 1 and float(amount).is_integer():
+            return f"{int(amount)}{name}"
+    return str(value)

@@ -28,7 +28,7 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any
 
-from foundry_dsl import ir
+from foundry_dsl import ir, urls
 from foundry_dsl.errors import ExtractError
 from foundry_dsl.sources.base import Batch, ExtractContext, Extractor, NewCursor
 
@@ -47,7 +47,7 @@ class ApiExtractor(Extractor):
 
     @classmethod
     def describe(cls, source: ir.ApiSource) -> str:
-        url = f"{source.base_url}{source.endpoint}"
+        url = urls.redact_url(f"{source.base_url}{source.endpoint}")
         extra = ""
         if source.auth.kind != "none":
             extra += f", auth {source.auth.kind}"
@@ -73,7 +73,7 @@ class ApiExtractor(Extractor):
     def secrets(self) -> list[str]:
         """Every secret value: those in the environment now (so the executor can redact
         before the first request) and OAuth2 access tokens as they are issued."""
-        found = set(self._secrets) | set(_env_values(self.source))
+        found = set(self._secrets) | set(_env_values(self.source)) | set(_url_values(self.source))
         if self._client is not None:
             found |= set(self._client.secrets())
         return sorted(found)
@@ -210,13 +210,19 @@ def _env_values(src: ir.ApiSource) -> list[str]:
     return [v for v in values if v]
 
 
+def _url_values(src: ir.ApiSource) -> list[str]:
+    """The credentials the source's URL carries (``user:password@``, ``?access_token=``),
+    when its base_url can be read."""
+    base = src.base_url.resolve(required=False) if isinstance(src.base_url, ir.EnvRef) \
+        else src.base_url
+    if base is None:
+        return []
+    names = [src.auth.name] if isinstance(src.auth, ir.ApiKeyAuth) else []
+    return urls.url_secrets(urls.join(base, src.endpoint), names)
+
+
 def _url(src: ir.ApiSource) -> str:
-    base = str(ir.resolve(src.base_url))
-    if not src.endpoint:
-        return base
-    if "://" in src.endpoint:
-        return src.endpoint
-    return base.rstrip("/") + "/" + src.endpoint.lstrip("/")
+    return urls.join(str(ir.resolve(src.base_url)), src.endpoint)
 
 
 def _fetch(src: ir.ApiSource, client: Any, where: Callable[[str], str], index: int,
@@ -233,11 +239,17 @@ def _fetch(src: ir.ApiSource, client: Any, where: Callable[[str], str], index: i
     return Page(index, request, resp.url, doc, recs, resp.headers, seconds)
 
 
-def _too_many_pages(src: ir.ApiSource, where: Callable[[str], str], url: str) -> ExtractError:
+def _too_many_pages(src: ir.ApiSource, where: Callable[[str], str], url: str,
+                    pager: Any) -> ExtractError:
     max_pages = getattr(src.paginate, "max_pages", None)
+    needed = pager.pages_needed()
+    if needed is not None and needed > (max_pages or 0):
+        advice = f"the API says it has {needed} pages: set max_pages = {needed} or more"
+    else:
+        advice = f"raise max_pages (e.g. max_pages = {10 * (max_pages or 1)})"
     return ExtractError(
         f"{where(url)}: max_pages = {max_pages} reached but the API has more pages; "
-        "nothing of this run was committed: raise max_pages (or remove it) and run again"
+        f"nothing of this run was committed: {advice} and run again"
     )
 
 
@@ -251,7 +263,7 @@ def _sequential(src: ir.ApiSource, client: Any, pager: Any, where: Callable[[str
         page = _fetch(src, client, where, index, request)
         request = pager.next(page)
         if request is not None and max_pages is not None and index + 1 >= max_pages:
-            raise _too_many_pages(src, where, page.url)
+            raise _too_many_pages(src, where, page.url, pager)
         put(page.records)
         index += 1
 
@@ -287,7 +299,7 @@ def _indexed(src: ir.ApiSource, client: Any, pager: Any, where: Callable[[str], 
             page_seconds = 0.7 * page_seconds + 0.3 * page.seconds
             following = pager.next(page)
             if following is not None and max_pages is not None and page.index + 1 >= max_pages:
-                raise _too_many_pages(src, where, page.url)
+                raise _too_many_pages(src, where, page.url, pager)
             put(page.records)
             if following is None:
                 return

@@ -241,6 +241,23 @@ def _has_big_ints(column: pa.ChunkedArray) -> bool:
     return bool(abs(lo) > MAX_EXACT_INT or abs(hi) > MAX_EXACT_INT)
 
 
+def _big_ints_as_text(schema: pa.Schema, big_ints: set[str]) -> pa.Schema:
+    # a float64 cannot hold 2**60 exactly: such a column is widened to text instead
+    return pa.schema([
+        f.with_type(pa.string()) if f.name in big_ints and pa.types.is_floating(f.type) else f
+        for f in schema
+    ])
+
+
+def merge(schemas: Iterable[pa.Schema], big_ints: Iterable[str]) -> pa.Schema | None:
+    """The one schema of batches landed apart (parts on a cluster), by the rules of
+    :class:`BatchSchema`: ``big_ints`` names the columns any part saw beyond 2**53."""
+    merged: pa.Schema | None = None
+    for s in schemas:
+        merged = s if merged is None else unify(merged, s)
+    return None if merged is None else _big_ints_as_text(merged, set(big_ints))
+
+
 class BatchSchema:
     """The schema of one batch, widened chunk by chunk, watching values too.
 
@@ -255,20 +272,18 @@ class BatchSchema:
         self.version = 0
         self._big_ints: set[str] = set()
 
+    @property
+    def big_ints(self) -> frozenset[str]:
+        """Integer columns that held values a float64 cannot hold exactly."""
+        return frozenset(self._big_ints)
+
     def add(self, table: pa.Table) -> pa.Table:
         """Widen with ``table``'s schema and return ``table`` conformed to it."""
         for name in table.column_names:
             if name not in self._big_ints and _has_big_ints(table.column(name)):
                 self._big_ints.add(name)
         widened = table.schema if self.schema is None else unify(self.schema, table.schema)
-        widened = pa.schema(
-            [
-                f.with_type(pa.string())
-                if f.name in self._big_ints and pa.types.is_floating(f.type)
-                else f
-                for f in widened
-            ]
-        )
+        widened = _big_ints_as_text(widened, self._big_ints)
         if self.schema is None or not widened.equals(self.schema):
             self.schema = widened
             self.version += 1

@@ -968,8 +968,13 @@ pipeline s.ev {{
         return Run(proc, t0, log, err, out, day)
 
     def complete(self, day: date, **kw: Any) -> Run:
-        run = self.start(day, **kw)
-        code = run.proc.wait(timeout=TIMEOUT)
+        # with the short S3 lease, a run starved of CPU on a loaded machine may miss a
+        # renewal: it then refuses to commit (as it must) and says so; run it again
+        for _ in range(3):
+            run = self.start(day, **kw)
+            code = run.proc.wait(timeout=TIMEOUT)
+            if code == 0 or "lost the lease" not in run.output():
+                break
         assert code == 0, f"seed {SEED}: the run of {day} failed ({code}): {run.output()}"
         return run
 

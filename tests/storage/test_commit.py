@@ -277,7 +277,12 @@ def test_object_store_commit_order_is_copy_check_marker_then_deletes(
     kinds_after = {op for op, _ in ops[marker + 1:]}
     assert ops[marker - 1] == ("guard", "")  # the lease is checked right before the marker
     assert "copy" in kinds_before and "delete" not in kinds_before
-    assert kinds_after == {"delete"}
+    # after the marker only removals: old files, then whatever is left in staging
+    # (a dead attempt's files too), found by listing it
+    assert kinds_after == {"delete", "list"}
+    assert [op for op, _ in ops[marker + 1:]].index("list") > max(
+        i for i, (op, name) in enumerate(ops[marker + 1:]) if op == "delete" and "staged:" not in name
+    )
     old_files = {f["name"] for f in committed_meta_of_run_1["files"]}
-    deleted = {name for _, name in ops[marker + 1:]}
+    deleted = {name for op, name in ops[marker + 1:] if op == "delete"}
     assert {n for n in deleted if not n.startswith("staged:")} == old_files

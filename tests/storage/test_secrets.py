@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from foundry_dsl import ir
-from foundry_dsl.errors import FoundryError
+from foundry_dsl.errors import FoundryError, Position
 from foundry_dsl.storage.fsspec_backend import FsspecBackend
 from foundry_dsl.storage.registry import backend_for
 from foundry_dsl.storage.retry import Backoff
+from tests.fixtures.api_server import (
+    BASIC_PASSWORD,
+    BASIC_USER,
+    URL_PASSWORD,
+    URL_USER,
+    ApiServer,
+)
 from tests.fixtures.storage_services import (
     AZURITE_KEY,
     ENV_S3_KEY,
@@ -101,3 +111,159 @@ class Source(Extractor):
     for path, data in written.items():
         for secret in (token, S3_KEY, S3_SECRET):
             assert secret.encode() not in data, path
+
+
+# --- URL credentials, empty variables and the log's last line of defence -----------------
+
+URL_TOKEN = "tok-url-5e1f-zz"
+URL_SIG = "sig-url-77aa-zz"
+
+
+def _pipelines(folder: Path) -> None:
+    """Two API pipelines whose URLs come from the environment with credentials inside:
+    userinfo needing percent-encoding and query tokens, and one incremental (state)."""
+    (folder / "pipeline.bronze").write_text("""platform lake {
+  storage local {
+    path = "out"
+  }
+  partition = date
+  formats = [parquet, csv]
+}
+
+pipeline fake.whoami {
+  platform = lake
+  source api {
+    base_url = env("FOUNDRY_TEST_API_URL")
+    records = "data"
+    timeout = 5
+    retry {
+      max_attempts = 3
+      backoff = 0.01
+      max_backoff = 0.02
+    }
+  }
+}
+
+pipeline fake.changes {
+  platform = lake
+  source api {
+    base_url = env("FOUNDRY_TEST_API_BASE")
+    endpoint = "/basic/changes"
+    records = "data"
+    paginate offset {
+      limit = 2
+      total_path = "total"
+    }
+    incremental {
+      field = "updated_at"
+      param = "since"
+    }
+    retry {
+      max_attempts = 3
+      backoff = 0.01
+      max_backoff = 0.02
+    }
+  }
+}
+""")
+
+
+def test_url_credentials_never_show_in_output_or_anything_apply_writes(
+        tmp_path: Path, api: ApiServer) -> None:
+    from tests.e2e.helpers import foundry
+
+    encoded = quote(URL_PASSWORD, safe="")
+    host = api.url.removeprefix("http://")
+    env = {
+        "FOUNDRY_TEST_API_URL":
+            f"http://{URL_USER}:{encoded}@{host}/whoami?access_token={URL_TOKEN}&sig={URL_SIG}",
+        "FOUNDRY_TEST_API_BASE": f"http://{BASIC_USER}:{BASIC_PASSWORD}@{host}",
+    }
+    api.changes = [{"id": i, "updated_at": f"2024-01-01T00:00:0{i}Z"} for i in range(5)]
+    _pipelines(tmp_path)
+    runs = [("plan", "pipeline.bronze"), ("plan", "pipeline.bronze", "--json")]
+    runs += [("apply", "pipeline.bronze", "--date", "2024-01-01", "--log-format", "json"),
+             ("apply", "pipeline.bronze", "--date", "2024-01-02"),
+             ("--debug", "apply", "pipeline.bronze", "--date", "2024-01-03")]
+    outputs = []
+    for i, args in enumerate(runs):
+        api.inject(0.0, first=2, kinds=("503", "drop"), retry_after="0")  # retry warnings
+        if i == len(runs) - 1:
+            api.inject(1.0, kinds=("503",))  # and a failed run: the error names the URL
+        out = foundry(tmp_path, *args, env=env)
+        outputs.append(out.stdout + out.stderr)
+        assert out.returncode == (1 if i == len(runs) - 1 else 0), outputs[-1]
+    # the servers checked the credentials; the runs showed where they went, masked
+    assert {r.status for r in api.requests_to("whoami")} >= {200}
+    assert "/basic/changes" in " ".join(r.path for r in api.log)
+    written = {p: p.read_bytes() for p in tmp_path.rglob("*")
+               if p.is_file() and p.name != "pipeline.bronze"}
+    assert any(p.name == "_metadata.json" for p in written)
+    assert any("_state" in str(p) for p in written)
+    secrets = [URL_PASSWORD, encoded, URL_TOKEN, URL_SIG, BASIC_PASSWORD,
+               base64.b64encode(f"{URL_USER}:{URL_PASSWORD}".encode()).decode()]
+    for secret in secrets:
+        assert [runs[i] for i, text in enumerate(outputs) if secret in text] == [], secret
+        assert [p for p, data in written.items() if secret.encode() in data] == [], secret
+    # ...and the logs said where the requests went, credentials masked
+    shown = "\n".join(outputs)
+    assert f"http://***@{host}/whoami?access_token=***&sig=***" in shown
+    assert "attempt 1 of 3" in shown and "failed (HTTP 503" in shown
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_secret_variable_is_an_error_naming_it_before_any_request(
+        api: ApiServer, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    from foundry_dsl.errors import ExtractError
+    from foundry_dsl.sources.api import ApiExtractor
+    from tests.fixtures.api_server import rows, source
+
+    monkeypatch.setenv("CRM_TOKEN", value)
+    where = Position("crm.bronze", 7, 13)
+    src = source(api.url, "/bearer/single", records="data",
+                 auth=ir.BearerAuth(token=ir.EnvRef(name="CRM_TOKEN", span=where)))
+    assert ApiExtractor(src).secrets() == []  # listing secrets is no place to fail
+    assert ir.EnvRef(name="CRM_TOKEN").resolve(required=False) is None
+    with pytest.raises(ExtractError) as info:
+        rows(src)
+    assert info.value.message.startswith("environment variable CRM_TOKEN is set ")
+    assert 'referenced as env("CRM_TOKEN") at crm.bronze:7:13' in info.value.message
+    assert api.log == []  # not an HTTP 401 later: nothing was sent
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_the_log_redact_filter_alone_masks_what_reaches_the_log(
+        log_format: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A secret logged straight through a foundry logger, with no redaction before it:
+    only the handler's RedactFilter stands between it and the log."""
+    from foundry_dsl.cli.logs import LOGGER, setup_logging
+
+    secret = "s3cr3t-only-the-filter-knows"
+    logger = logging.getLogger(LOGGER)
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    try:
+        setup_logging(log_format, {secret})
+        log = logging.getLogger(f"{LOGGER}.test")
+        encoded = quote(URL_PASSWORD, safe="")
+        log.warning("token %s, url %s", secret, f"http://{URL_USER}:{encoded}@h/x?sig={URL_SIG}")
+        log.info("done", extra={"pipeline": "fake.items", "file": f"s3://b/{secret}/part-1"})
+        try:
+            raise RuntimeError(f"refused {secret}")
+        except RuntimeError:
+            log.exception("failed with https://%s@host/y", URL_TOKEN)
+    finally:
+        logger.handlers[:] = saved[0]
+        logger.setLevel(saved[1])
+        logger.propagate = saved[2]
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    if log_format == "json":
+        docs = [json.loads(line) for line in lines if line.startswith("{")]
+        assert [d["message"] for d in docs] == [
+            "token ***, url http://***@h/x?sig=***", "done", "failed with https://***@host/y"]
+        assert docs[1]["file"] == "s3://b/***/part-1"
+    else:
+        assert "token ***, url http://***@h/x?sig=***" in err
+        assert "RuntimeError: refused ***" in err  # the traceback too
+    for leaked in (secret, quote(URL_PASSWORD, safe=""), URL_SIG, URL_TOKEN):
+        assert leaked not in err

@@ -4,6 +4,11 @@ Lark only knows the shape of the text; what is wrong inside a well-shaped
 item (a dotted block kind, an attribute at top level, ``env`` misused, a value
 ``values`` rejects) is found here, and collected so that one run reports
 them all.
+
+Lark's tree keeps every token (``tokens.lalr``): punctuation is skipped here,
+and a node's span runs from its first token to its last. Each top-level item's
+parse tree is let go as soon as it is built (most while the file is still being
+parsed, see ``parser``), so a large file never holds its parse tree whole.
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ from foundry_dsl.errors import Diagnostic, Position, did_you_mean
 from foundry_dsl.frontends.bronze import tree as syntax
 from foundry_dsl.frontends.bronze import values
 from foundry_dsl.frontends.bronze.comments import Item, attach_items, comment
-from foundry_dsl.frontends.bronze.tokens import span
 
 if TYPE_CHECKING:
     from lark import Token, Tree
@@ -34,20 +38,26 @@ class Builder:
         self.diagnostics.append(Diagnostic(message, pos, help))
 
     def pos(self, node: Tree | Token) -> Position:
-        from lark import Token
-
-        if isinstance(node, Token):
-            return span(self.path, node)
-        m = node.meta
-        return Position(self.path, m.line, m.column, m.end_line, m.end_column)
+        """Where `node` was written: from its first token to its last."""
+        first = last = node
+        while not isinstance(first, str):  # a Token is a str, a Tree is not
+            first = first.children[0]
+        while not isinstance(last, str):
+            last = last.children[-1]
+        return Position(self.path, first.line or 1, first.column or 1, last.end_line, last.end_column)
 
     # -- items
 
     def file(self, tree: Tree, comments: list[Token]) -> syntax.File:
         """The whole file, with `comments` (taken out of the token stream) attached."""
         items: list[syntax.Import | syntax.Block] = []
-        for child in tree.children:
-            item = self.item(child)
+        children: list[Any] = tree.children
+        for i, child in enumerate(children):
+            if isinstance(child, str):
+                continue  # a newline between items
+            children[i] = None  # built: its parse tree can go
+            # the parser's driver builds most items as soon as they are complete
+            item: Item = self.item(child) if hasattr(child, "data") else child
             if isinstance(item, syntax.Attribute):
                 self.error(
                     f"attribute '{item.key}' outside of any block",
@@ -113,26 +123,29 @@ class Builder:
         kind = tree.data
         pos = self.pos(tree)
         if kind == "list":
-            return syntax.ListValue(tuple(self.value(c) for c in tree.children), pos)
+            return syntax.ListValue(tuple(self.value(c) for c in _children(tree)), pos)
         if kind == "map":
-            return syntax.MapValue(tuple(self.attribute(c) for c in tree.children), pos)
+            return syntax.MapValue(tuple(self.attribute(c) for c in _children(tree)), pos)
         if kind == "call":
             return self.call(tree, pos)
-        tok: Token = _children(tree)[0]
+        tok: Token = tree.children[0]  # a scalar's tree holds its one token
         raw = str(tok.value)
         scalar: syntax.Scalar
         if kind == "string":
-            scalar = self.string(tok)
+            scalar = raw[1:-1] if "\\" not in raw else values.string(raw, pos, self.error)
         elif kind == "triple":
             scalar = values.triple(raw)
         elif kind == "name":
             scalar = values.name(raw)
         else:
-            scalar = values.number(raw, self.pos(tok), self.error)
+            scalar = values.number(raw, pos, self.error)
         return syntax.ScalarValue(scalar, pos, raw)
 
     def string(self, tok: Token) -> str:
-        return values.string(str(tok.value), self.pos(tok), self.error)
+        raw = str(tok.value)
+        if "\\" not in raw:
+            return raw[1:-1]  # nothing to decode (``values.string``), no position needed
+        return values.string(raw, self.pos(tok), self.error)
 
     def call(self, tree: Tree, pos: Position) -> syntax.ScalarValue:
         """``env("NAME")``: the grammar admits any name(args), so that a wrong one
@@ -157,6 +170,13 @@ class Builder:
         return syntax.ScalarValue(syntax.EnvCall(var), pos, f"env({arg_tok.value})")
 
 
+#: tokens that only shape the text: the tree keeps them, the syntax tree does not
+_PUNCTUATION = frozenset(
+    ("IMPORT", "EQUAL", "COMMA", "_NL", "LBRACE", "RBRACE", "LSQB", "RSQB", "LPAR", "RPAR")
+)
+
+
 def _children(tree: Tree) -> list[Any]:
-    """A node's children: tokens or trees, as the grammar rule for `tree.data` says."""
-    return tree.children
+    """A node's children without punctuation: tokens or trees, as the grammar rule
+    for `tree.data` says."""
+    return [c for c in tree.children if not (isinstance(c, str) and c.type in _PUNCTUATION)]  # type: ignore[attr-defined]

@@ -12,11 +12,14 @@ afterwards (``comments``), and after a syntax error we skip to the next line
 (or the ``}`` that closes the current block), unwind the parser to a state
 that accepts it, and carry on, so one run reports every independent mistake
 in a file, at most one per line (worded by ``messages``). The tree is then
-built, and its values typed, by ``build`` and ``values``.
+built, and its values typed, by ``build`` and ``values``. Brackets nested
+deeper than ``MAX_NESTING`` stop the parse with a positioned error, so no
+later step recurses too deep.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -25,7 +28,8 @@ from foundry_dsl.errors import ConfigError, Diagnostic, Position
 from foundry_dsl.frontends.bronze import tree as syntax
 from foundry_dsl.frontends.bronze.build import Builder
 from foundry_dsl.frontends.bronze.messages import Message, bad_character, classify
-from foundry_dsl.frontends.bronze.tokens import OPENERS, Cursor, lalr, lex
+from foundry_dsl.frontends.bronze.tokens import OPENERS, Cursor, lalr, lex, span
+from foundry_dsl.frontends.positioned import MAX_NESTING, paused_gc
 
 if TYPE_CHECKING:
     from lark import Lark, Token, Tree
@@ -35,14 +39,20 @@ __all__ = ["parse"]
 
 def parse(text: str, path: str) -> syntax.File:
     """Parse one `.bronze` file. Raises ConfigError with every syntax error found."""
-    driver = _Driver(lalr(), text, path)
+    with paused_gc():
+        return _parse(text, path)
+
+
+def _parse(text: str, path: str) -> syntax.File:
+    builder = Builder(path, text)
+    driver = _Driver(lalr(), text, path, builder)
     diagnostics: list[Diagnostic] = []
     file: syntax.File | None = None
     try:
         tree = driver.run()
+        driver.state.value_stack.clear()  # the tree is `tree` now, and `builder` consumes it
         diagnostics.extend(driver.diagnostics)
         if tree is not None:
-            builder = Builder(path, text)
             file = builder.file(tree, driver.comments)
             # a value on a line with a syntax error was likely misread: keep the syntax error only
             diagnostics.extend(
@@ -50,19 +60,45 @@ def parse(text: str, path: str) -> syntax.File:
                 for d in builder.diagnostics
                 if d.position is None or d.position.line not in driver.error_lines
             )
-    except RecursionError:
+    except _TooDeep as exc:
+        diagnostics = [
+            *driver.diagnostics,
+            Diagnostic(
+                "the file is nested too deeply to read",
+                span(path, exc.opener),
+                f"at most {MAX_NESTING} blocks, lists and maps may be open inside one another",
+            ),
+        ]
+    except RecursionError:  # pragma: no cover - MAX_NESTING keeps every step shallower
         diagnostics = [Diagnostic("the file is nested too deeply to read", Position(path, 1, 1))]
     if diagnostics or file is None:
         raise ConfigError(diagnostics or [Diagnostic("invalid file", None)], {path: text})
     return file
 
 
-class _Driver:
-    """Feeds tokens to the LALR parser, collecting comments and recovering from errors."""
+#: the parse tree's top-level items (grammar/bronze.lark, ``_top``)
+_ITEMS = ("import_stmt", "block", "attribute")
 
-    def __init__(self, parser: Lark, text: str, path: str) -> None:
+
+class _TooDeep(Exception):
+    """A bracket opened inside ``MAX_NESTING`` others: the parse stops there."""
+
+    def __init__(self, opener: Token) -> None:
+        super().__init__("nested too deeply")
+        self.opener = opener
+
+
+class _Driver:
+    """Feeds tokens to the LALR parser, collecting comments and recovering from errors.
+
+    With a `builder`, each top-level item is built into the syntax tree as soon as
+    the parser has it whole, and its parse tree let go: a large file's parse tree
+    is never held whole (it is several times the size of the syntax tree)."""
+
+    def __init__(self, parser: Lark, text: str, path: str, builder: Builder | None = None) -> None:
         self.text = text
         self.path = path
+        self.builder = builder
         self.interactive = parser.parse_interactive(text)
         self.state = self.interactive.parser_state
         self.diagnostics: list[Diagnostic] = []
@@ -79,13 +115,26 @@ class _Driver:
         from lark.exceptions import UnexpectedToken
 
         tokens = lex(self.interactive, self.text, self._bad_character)
+        # _feed and _track inlined: this loop runs once per token of the file
+        comments, cursor, feed = self.comments, self.cursor, self.state.feed_token
+        stack = self.state.state_stack  # changed in place only, never replaced
         for tok in tokens:
-            if tok.type == "COMMENT":
-                self.comments.append(tok)
-            elif tok.type == "_NL" and self.cursor.in_brackets():
+            kind = tok.type
+            if kind == "COMMENT":
+                comments.append(tok)
                 continue
-            else:
-                self._feed(tok, tokens)
+            if kind == "_NL" and cursor.in_brackets():
+                continue
+            try:
+                feed(tok)
+            except UnexpectedToken as e:
+                self._failed(tok, set(e.expected), tokens)
+                continue
+            cursor.track(tok, len(stack))
+            if len(cursor.opens) > MAX_NESTING:
+                raise _TooDeep(tok)
+            if kind == "_NL" and not cursor.opens:
+                self._build_items()
         if self.cursor.last is not None:
             end = Token.new_borrow_pos("$END", "", self.cursor.last)
         else:
@@ -113,20 +162,47 @@ class _Driver:
         try:
             self.state.feed_token(tok)
         except UnexpectedToken as e:
-            expected = set(e.expected)
-            peek = None
-            if self.cursor.in_brackets() and tok.type in ("NAME", "STRING"):
-                # `b` after an unfinished list: `b = ...` means the list was never closed
-                peek = self._next_code(tokens)
-            self._error(tok, expected, peek)
-            if self._insert_brace(tok, expected):
-                return
-            self._recover(tok, tokens, peek)
+            self._failed(tok, set(e.expected), tokens)
             return
         self._track(tok)
 
+    def _failed(self, tok: Token, expected: set[str], tokens: Iterator[Token]) -> None:
+        """The parser refused `tok`: report it, then read on."""
+        peek = None
+        if self.cursor.in_brackets() and tok.type in ("NAME", "STRING"):
+            # `b` after an unfinished list: `b = ...` means the list was never closed
+            peek = self._next_code(tokens)
+        self._error(tok, expected, peek)
+        if self._insert_brace(tok, expected):
+            return
+        self._recover(tok, tokens, peek)
+
+    def _build_items(self) -> None:
+        """Build the top-level item the parser has just completed, if any.
+
+        A newline at top level makes the parser reduce the item before it (to
+        ``_top``, and all but the first item on into the left-recursive list
+        ``__start_star_N``, which grows in place): the item is then the last child
+        of one of the top few values on the parser's stack. Recovery never unwinds
+        past it, since the state after it takes the newline. It is replaced there
+        by the built item (``Builder.file`` takes built items as they are)."""
+        from lark import Tree
+
+        builder = self.builder
+        if builder is None:
+            return
+        for value in self.state.value_stack[-3:]:
+            if isinstance(value, Tree) and value.children and (
+                value.data == "_top" or value.data.startswith("__start")
+            ):
+                last = value.children[-1]
+                if isinstance(last, Tree) and last.data in _ITEMS:
+                    value.children[-1] = builder.item(last)
+
     def _track(self, tok: Token) -> None:
         self.cursor.track(tok, len(self.state.state_stack))
+        if len(self.cursor.opens) > MAX_NESTING:
+            raise _TooDeep(tok)
 
     def _next_code(self, tokens: Iterator[Token]) -> Token | None:
         for tok in tokens:
@@ -137,6 +213,11 @@ class _Driver:
 
     # -- recovery
 
+    @functools.cached_property
+    def lines(self) -> list[str]:
+        """The file's lines, split once: splitting on each error made many errors quadratic."""
+        return self.text.splitlines()
+
     def _insert_brace(self, tok: Token, expected: set[str]) -> bool:
         """`pipeline a.b` with an indented body below: read on as if '{' were there."""
         from lark import Token
@@ -146,9 +227,9 @@ class _Driver:
             return False
         if any(t.type == "EQUAL" for t in stmt) or len(stmt) < 2:
             return False
-        lines = self.text.splitlines()
+        lines = self.lines
         header = lines[(tok.line or 1) - 1]
-        below = next((ln for ln in lines[tok.line or 1 :] if ln.strip()), "")
+        below = next((lines[i] for i in range(tok.line or 1, len(lines)) if lines[i].strip()), "")
         if _indent(below) <= _indent(header) or below.strip().startswith("}"):
             return False
         brace = Token.new_borrow_pos("LBRACE", "{", tok)

@@ -24,7 +24,7 @@ from foundry_dsl import ir
 from foundry_dsl.errors import ConfigError, Position, did_you_mean
 from foundry_dsl.frontends.bronze import tree as syntax
 from foundry_dsl.frontends.lower import Lowering, build_pipeline
-from foundry_dsl.frontends.positioned import Env, PList, PMap, PNode, PScalar, Quantity
+from foundry_dsl.frontends.positioned import Env, PList, PMap, PNode, PScalar, Quantity, paused_gc
 from foundry_dsl.frontends.read import read_text, unreadable
 from foundry_dsl.resources import stdlib_dir
 from foundry_dsl.sources.registry import installed_kinds
@@ -67,6 +67,10 @@ class BronzeFrontend:
     # --- files and imports -------------------------------------------------------
 
     def compile_file(self, path: str) -> list[ir.Pipeline]:
+        with paused_gc():
+            return self._compile_file(path)
+
+    def _compile_file(self, path: str) -> list[ir.Pipeline]:
         module = self.load(path, chain=())
         if module.file is None:
             return []

@@ -76,10 +76,16 @@ def name(raw: str) -> syntax.Scalar:
     return {"true": True, "false": False, "null": None}.get(raw, syntax.Ident(raw))
 
 
+#: one decoder for every string: ``json.loads(raw, strict=False)`` builds a new one per call
+_JSON = json.JSONDecoder(strict=False)
+
+
 def string(raw: str, at: Position, report: Report) -> str:
     """A ``"..."`` token written at `at`, quotes included, decoded."""
+    if "\\" not in raw:
+        return raw[1:-1]  # the token holds no quote or newline inside: nothing to decode
     try:
-        value = json.loads(raw, strict=False)
+        value = _JSON.decode(raw)
     except json.JSONDecodeError as e:
         col = at.col + e.pos
         report(

@@ -5,6 +5,12 @@ node's marks, so each value becomes a :mod:`positioned` value that knows the
 line and column it was written at. Syntax errors, duplicate keys, non-name keys
 and self-referencing aliases are reported into the shared :class:`Lowering`;
 nothing here knows what the keys mean.
+
+Hostile input ends in a positioned error too, never in a traceback: nesting
+deeper than :data:`MAX_NESTING` (aliases count: ``*name`` nests what ``&name``
+holds where it is written), aliases that would expand to more than
+:data:`MAX_ALIAS_VALUES` values (the "billion laughs"; refused while composing,
+before anything is expanded), and characters YAML does not allow.
 """
 
 from __future__ import annotations
@@ -14,8 +20,8 @@ from typing import Any
 import yaml
 
 from foundry_dsl.errors import Diagnostic, Position
-from foundry_dsl.frontends.lower import Lowering
-from foundry_dsl.frontends.positioned import PEntry, PList, PMap, PNode, PScalar
+from foundry_dsl.frontends.lower import Lowering, describe_value
+from foundry_dsl.frontends.positioned import MAX_NESTING, PEntry, PList, PMap, PNode, PScalar
 
 # PyYAML's problem text → what to do about it (matched by prefix).
 SYNTAX_HELP: tuple[tuple[str, str], ...] = (
@@ -28,10 +34,82 @@ SYNTAX_HELP: tuple[tuple[str, str], ...] = (
 )
 
 
+#: how many values all the aliases (``*name``) of a file may copy, in total
+MAX_ALIAS_VALUES = 100_000
+NESTING_HELP = f"at most {MAX_NESTING} mappings and lists may be nested inside one another"
+
+
+class _Refused(Exception):
+    """Input composed no further: too deep, or aliases that expand too far."""
+
+    def __init__(self, message: str, mark: Any, help: str) -> None:
+        super().__init__(message)
+        self.message, self.mark, self.help = message, mark, help
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing to compose what would blow up later: it
+    tracks how deep each node nests and how many values each holds with its
+    aliases expanded, before anything is expanded."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.depth = 0  # collections open around the node being composed
+        #: id(node) → (values in it with aliases expanded, how deep it nests)
+        self.measures: dict[int, tuple[int, int]] = {}
+        self.alias_values = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            # the anchor's own node, shared: converting it copies it here
+            values, height = self.measures.get(id(node), (1, 0))  # unknown: refers to itself
+            self.alias_values += values
+            if self.alias_values > MAX_ALIAS_VALUES:
+                raise _Refused(
+                    f"aliases expand to more than {MAX_ALIAS_VALUES:,} values",
+                    event.start_mark,
+                    "each *name copies what &name holds, and copies of copies multiply: "
+                    "write the values out, or use fewer levels of aliases",
+                )
+            if self.depth + height > MAX_NESTING:
+                raise _Refused(
+                    "the file is nested too deeply to read",
+                    event.start_mark,
+                    f"{NESTING_HELP} (an alias *name counts as what &name holds)",
+                )
+            return node
+        collection = isinstance(event, yaml.CollectionStartEvent)
+        if collection:
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise _Refused("the file is nested too deeply to read", event.start_mark, NESTING_HELP)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self.depth -= collection
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        measured = [self.measures.get(id(c), (1, 0)) for c in children]
+        self.measures[id(node)] = (
+            1 + sum(v for v, _ in measured),
+            (1 + max((h for _, h in measured), default=0)) if collection else 0,
+        )
+        return node
+
+
 def parse(path: str, text: str, low: Lowering) -> list[PNode | None] | None:
     """Every document as positioned values (None for a document whose duplicate
     keys were reported), or None after a syntax error (reported)."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        low.diagnostics.append(_bad_character(path, text, exc))
+        return None
     try:
         nodes: list[yaml.Node] = []
         while loader.check_node():
@@ -48,8 +126,29 @@ def parse(path: str, text: str, low: Lowering) -> list[PNode | None] | None:
     except yaml.MarkedYAMLError as exc:
         low.diagnostics.append(_syntax_error(path, text, exc))
         return None
+    except _Refused as exc:
+        mark = exc.mark
+        pos = Position(path, mark.line + 1, mark.column + 1) if mark else Position(path, 1, 1)
+        low.diagnostics.append(Diagnostic(exc.message, pos, exc.help))
+        return None
+    except RecursionError:  # pragma: no cover - MAX_NESTING keeps every step shallower
+        low.diagnostics.append(Diagnostic("the file is nested too deeply to read", Position(path, 1, 1)))
+        return None
     finally:
         loader.dispose()
+
+
+def _bad_character(path: str, text: str, exc: yaml.reader.ReaderError) -> Diagnostic:
+    """A character YAML does not allow in a file (a control character, say)."""
+    at = exc.position
+    line = text.count("\n", 0, at) + 1
+    col = at - (text.rfind("\n", 0, at) + 1) + 1
+    shown = repr(chr(exc.character))[1:-1] if isinstance(exc.character, int) else str(exc.character)
+    return Diagnostic(
+        f"invalid YAML: unexpected character '{shown}'",
+        Position(path, line, col, line, col + 1),
+        "an invisible character: delete it and retype the text around it",
+    )
 
 
 def _syntax_error(path: str, text: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
@@ -118,6 +217,8 @@ class _Converter:
                 continue
             key = self.loader.construct_object(key_node, deep=True)
             kpos = self.pos(key_node)
+            if isinstance(key, (list, dict, set)):
+                continue  # not a name: reported below
             if key in first:
                 self.low.error(
                     f"duplicate key '{key}'",
@@ -132,7 +233,8 @@ class _Converter:
             key = self.loader.construct_object(key_node, deep=True)
             kpos = self.pos(key_node)
             if not isinstance(key, str):
-                self.low.error(f"keys must be names, got {key!r}", kpos, "quote the key")
+                shown = describe_value(key) if isinstance(key, (list, dict, set)) else repr(key)
+                self.low.error(f"keys must be names, got {shown}", kpos, "quote the key")
                 continue
             out.entries[key] = PEntry(kpos, self.convert(value_node))
         return out

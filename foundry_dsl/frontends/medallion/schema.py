@@ -138,7 +138,7 @@ def _api() -> dict[str, Any]:
                 "description": "Dotted path (or JSONPath) of the records list in each response; "
                 "null or absent: the body is the list.",
             },
-            "max_pages": integer("Stop after this many pages.", 1),
+            "max_pages": integer("At most this many pages (default 100000); reaching it is an error.", 1),
             "offset_param": string("offset: query parameter for the offset.", default="offset"),
             "limit_param": string("offset: query parameter for the page size.", default="limit"),
             "page_size": integer("offset/page: records per page.", 1, default=100),

@@ -77,8 +77,18 @@ class ApiKeyAuthenticator(Authenticator):
 
 class BasicAuthenticator(Authenticator):
     def __init__(self, auth: ir.BasicAuth) -> None:
-        self.username = _required(auth.username)
-        self.password = _required(auth.password)
+        self._use(_required(auth.username), _required(auth.password))
+
+    @classmethod
+    def from_credentials(cls, username: str, password: str) -> BasicAuthenticator:
+        """Basic auth from a URL's userinfo (``https://user:password@host``), decoded."""
+        self = cls.__new__(cls)
+        self._use(username, password)
+        return self
+
+    def _use(self, username: str, password: str) -> None:
+        self.username = username
+        self.password = password
         raw = f"{self.username}:{self.password}".encode()
         self.header = "Basic " + base64.b64encode(raw).decode()
 
@@ -87,8 +97,8 @@ class BasicAuthenticator(Authenticator):
         return None
 
     def secrets(self) -> list[str]:
-        # the encoded header carries the password too
-        return [self.password, self.header.removeprefix("Basic ")]
+        # the encoded header carries the password too; a URL's token-as-user has no password
+        return [self.password or self.username, self.header.removeprefix("Basic ")]
 
 
 class OAuth2Authenticator(Authenticator):

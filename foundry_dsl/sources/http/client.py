@@ -7,13 +7,18 @@ timeouts, 429 and 5xx are retried with exponential backoff and jitter,
 honouring ``Retry-After``; a 401 lets OAuth2 renew its token once. Anything
 else, or a failure that outlives the retry budget, is an
 :class:`~foundry_dsl.errors.ExtractError` naming the redacted URL and status.
+
+Credentials in a URL (``https://user:password@host``) never go on the wire in
+the URL: they become an ``Authorization: Basic`` header, as with curl and
+requests, sent to that URL's origin only, and an error when the source has an
+``auth`` block as well. Every URL shown is passed through
+:func:`foundry_dsl.urls.redact_url`.
 """
 
 from __future__ import annotations
 
 import email.utils
 import logging
-import re
 import threading
 import time
 from collections.abc import Mapping
@@ -22,10 +27,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 
-from foundry_dsl import ir
+from foundry_dsl import ir, urls
 from foundry_dsl.backoff import wait
 from foundry_dsl.errors import ExtractError, redact
-from foundry_dsl.sources.http.auth import Authenticator, authenticator_for
+from foundry_dsl.sources.http.auth import Authenticator, BasicAuthenticator, authenticator_for
 from foundry_dsl.sources.http.transport import Response, Transport, TransportError
 
 log = logging.getLogger("foundry.api")
@@ -101,20 +106,10 @@ class _RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
-        clean = redact(text, self.client.secrets())
-        names = self.client.auth.secret_params
-        if names:
-            clean = _QUERY_SECRET.sub(lambda m: _mask_param(m, names), clean)
+        clean = self.client.redact_text(text)
         if clean != text:
             record.msg, record.args = clean, ()
         return True
-
-
-_QUERY_SECRET = re.compile(r"([?&])([^=&\s]+)=([^&\s\"]*)")
-
-
-def _mask_param(m: re.Match[str], names: frozenset[str]) -> str:
-    return f"{m.group(1)}{m.group(2)}=***" if m.group(2) in names else m.group(0)
 
 
 #: urllib3's loggers that print URLs (with their query) at debug level
@@ -145,6 +140,17 @@ class HttpClient:
             if isinstance(v, ir.EnvRef)
         ]
         self.auth: Authenticator = authenticator_for(source.auth, self._fetch_token)
+        # credentials in the source's URL: basic auth for requests to that URL's origin
+        self._lock = threading.Lock()
+        base = urls.join(str(ir.resolve(source.base_url)), source.endpoint)
+        self._url_secrets = urls.url_secrets(base, self.auth.secret_params)
+        self._url_auth: BasicAuthenticator | None = None
+        self._url_origin = urls.origin(base)
+        credentials = urls.split_credentials(base)[1]
+        if credentials is not None:
+            if source.auth.kind != "none":
+                raise self._credentials_clash(base)
+            self._url_auth = BasicAuthenticator.from_credentials(*credentials)
         self._log_filter = _RedactingFilter(self)
         for name in _URLLIB3_LOGS:
             logging.getLogger(name).addFilter(self._log_filter)
@@ -158,18 +164,18 @@ class HttpClient:
     # --- public -------------------------------------------------------------------
 
     def secrets(self) -> list[str]:
-        return [*self._env_secrets, *self.auth.secrets()]
+        with self._lock:
+            found = list(self._url_secrets)
+        return [*self._env_secrets, *self.auth.secrets(), *found]
 
     def redact_url(self, url: str) -> str:
-        """The URL with auth query params masked and every known secret replaced."""
-        parts = urlsplit(url)
-        if self.auth.secret_params and parts.query:
-            query = [
-                (k, "***" if k in self.auth.secret_params else v)
-                for k, v in parse_qsl(parts.query, keep_blank_values=True)
-            ]
-            url = urlunsplit(parts._replace(query=urlencode(query, safe="*")))
-        return redact(url, self.secrets())
+        """The URL with its userinfo and secret query params masked, every known secret
+        replaced."""
+        return redact(urls.redact_url(url, self.auth.secret_params), self.secrets())
+
+    def redact_text(self, text: str) -> str:
+        """Every known secret, and the credentials of every URL in ``text``, masked."""
+        return urls.redact_text(redact(text, self.secrets()), self.auth.secret_params)
 
     def get(
         self, url: str, params: Mapping[str, Any], body: Mapping[str, Any] | None = None
@@ -198,6 +204,7 @@ class HttpClient:
         authenticate: bool,
         form: dict[str, str] | None = None,
     ) -> Response:
+        url, url_auth = self._url_credentials(url, authenticate=authenticate)
         attempts = self.policy.max_attempts
         renewed = False
         attempt = 0
@@ -209,6 +216,8 @@ class HttpClient:
                        "User-Agent": USER_AGENT, **self.headers}
             query = {**self.params, **params} if authenticate else dict(params)
             used = self.auth.prepare(headers, query) if authenticate else None
+            if url_auth is not None:
+                url_auth.prepare(headers, query)
             full_url = with_params(url, query)
             payload: bytes | None = None
             if form is not None:
@@ -220,10 +229,12 @@ class HttpClient:
             self.limiter.acquire()
             problem: str
             wait: float | None = None
+            timed_out = False
             try:
                 resp = self.transport.send(method, full_url, headers, payload, self.source.timeout)
             except TransportError as exc:
-                problem = redact(str(exc), self.secrets())[:300]
+                problem = self.redact_text(str(exc))[:300]
+                timed_out = exc.timed_out
                 if not exc.transient:
                     raise self._error(method, full_url, problem, transient=False,
                                       attempt=attempt) from None
@@ -247,7 +258,8 @@ class HttpClient:
                     raise self._error(method, full_url, f"{problem}, Retry-After {wait:.0f}s",
                                       transient=True, attempt=attempt)
             if attempt >= attempts:
-                raise self._error(method, full_url, problem, transient=True, attempt=attempt)
+                raise self._error(method, full_url, problem, transient=True, attempt=attempt,
+                                  timed_out=timed_out)
             if wait is None:
                 wait = self._backoff(attempt)
             log.warning("pipeline %s: %s %s failed (%s), attempt %d of %d, retrying in %.2fs",
@@ -255,6 +267,34 @@ class HttpClient:
                         attempt, attempts, wait)
             if self.cancelled.wait(wait):
                 raise Cancelled
+
+    def _url_credentials(
+        self, url: str, *, authenticate: bool
+    ) -> tuple[str, BasicAuthenticator | None]:
+        """``url`` without userinfo, and the basic auth this request sends for a URL's
+        credentials: its own, or the source URL's when it goes to the same origin."""
+        bare, credentials = urls.split_credentials(url)
+        if credentials is not None:
+            if authenticate and self.source.auth.kind != "none":
+                raise self._credentials_clash(url)
+            known = self._url_auth
+            if known is not None and credentials == (known.username, known.password):
+                return bare, known  # the source URL's, as every page of offset pagination
+            with self._lock:
+                self._url_secrets = list(dict.fromkeys(
+                    [*self._url_secrets, *urls.url_secrets(url, self.auth.secret_params)]))
+            return bare, BasicAuthenticator.from_credentials(*credentials)
+        if authenticate and self._url_auth is not None and urls.origin(url) == self._url_origin:
+            return url, self._url_auth
+        return url, None
+
+    def _credentials_clash(self, url: str) -> ExtractError:
+        return ExtractError(
+            f"pipeline {self.pipeline}: the URL {self.redact_url(url)} carries credentials "
+            f"(user:password@) and the source has an auth {self.source.auth.kind} block as "
+            "well; send one set: take them out of the URL, and for basic auth write "
+            'auth basic { username = "...", password = env("...") }'
+        )
 
     def _backoff(self, attempt: int) -> float:
         """Exponential with "equal jitter": half fixed, half random, capped."""
@@ -269,13 +309,17 @@ class HttpClient:
         transient: bool,
         attempt: int,
         body: bytes | None = None,
+        timed_out: bool = False,
     ) -> ExtractError:
         from foundry_dsl.sources.http.records import snippet
 
         tries = f" after {attempt} attempt{'s' if attempt != 1 else ''}"
-        detail = f"; the body starts with {redact(snippet(body), self.secrets())}" if body else ""
+        detail = f"; the body starts with {self.redact_text(snippet(body))}" if body else ""
         advice = (
-            "check that the API is up, or raise retry.max_attempts"
+            "check that the API is up, or raise timeout (the limit for a whole response) "
+            "or retry.max_attempts"
+            if timed_out
+            else "check that the API is up, or raise retry.max_attempts"
             if transient
             else "check the URL, params and credentials"
         )

@@ -74,17 +74,52 @@ class Paginator:
         self.url = url
         self.params = dict(params)
         self.where = where  # full URL -> "pipeline p: GET <redacted url>", for messages
+        self._previous: list[dict[str, Any]] = []  # the records of the page before
 
     def first(self) -> PageRequest:
         return self.request_at(0) if self.indexed else PageRequest(self.url, self.params)
 
     def next(self, page: Page) -> PageRequest | None:
-        return None
+        """The request after ``page`` (pages come in order), or ``None`` to stop. A page
+        that shows the extraction cannot be trusted raises :class:`ExtractError`: the
+        kind's own errors first (they say more), then a repeated page, even a last one."""
+        following = self._next(page)
+        self._check_repeat(page)
+        return following
 
     def request_at(self, index: int) -> PageRequest:
         """The request for page ``index``: only paginators that are ``indexed`` know it
         ahead (offset, page), which lets the extractor fetch a window of pages at once."""
         raise TypeError(f"{type(self).__name__} learns each next request from the page")
+
+    def number(self, page: Page) -> int:
+        """The page's number in messages: 1 for the first page of the run."""
+        return page.index + 1
+
+    def pages_needed(self) -> int | None:
+        """How many pages the extraction takes, when the API has said (a total)."""
+        return None
+
+    def _next(self, page: Page) -> PageRequest | None:
+        return None
+
+    def _ignored(self, page: Page) -> str:
+        """What a server sending the same page again ignores, and what to check."""
+        return "the server ignores the paging parameter"
+
+    def _check_repeat(self, page: Page) -> None:
+        # Comparing with the page before costs next to nothing when they differ (the
+        # first record does); the records, not the body, so that a body echoing the
+        # page number or a fresh cursor does not hide a server sending one page for ever.
+        previous, self._previous = self._previous, page.records
+        if page.records and page.records == previous:
+            n = self.number(page)
+            raise self._error(
+                page,
+                f"page loop: page {n} holds the same {len(page.records)} records as page "
+                f"{n - 1}: {self._ignored(page)}. Stopping rather than reading the same page "
+                "again",
+            )
 
     def _error(self, page: Page, problem: str) -> ExtractError:
         return ExtractError(f"{self.where(page.url)}: {problem}")
@@ -98,6 +133,7 @@ class OffsetPaginator(Paginator):
         super().__init__(url, params, where)
         self.p = p
         self.total_steps = compile_path(p.total_path) if p.total_path else None
+        self.total: int | None = None  # the largest total a page has stated
 
     def request_at(self, index: int) -> PageRequest:
         offset = self.p.start + index * self.p.limit
@@ -105,14 +141,35 @@ class OffsetPaginator(Paginator):
             self.url, {**self.params, self.p.offset_param: offset, self.p.limit_param: self.p.limit}
         )
 
-    def next(self, page: Page) -> PageRequest | None:
-        n = len(page.records)
-        if n == 0:
+    def pages_needed(self) -> int | None:
+        if self.total is None:
             return None
+        return max(1, -(-(self.total - self.p.start) // self.p.limit))
+
+    def _ignored(self, page: Page) -> str:
+        offset = self.p.start + page.index * self.p.limit
+        return (f"the server ignores {self.p.offset_param}={offset}; check offset_param and "
+                "limit_param against the API's documentation")
+
+    def _next(self, page: Page) -> PageRequest | None:
+        n = len(page.records)
         if self.total_steps is not None:
-            total = _number(get_path(page.doc, self.total_steps), self.p.total_path, page, self)
-            reached = self.p.start + page.index * self.p.limit + n
-            if reached >= total:
+            total = _stated(page, self.total_steps, self.p.total_path, self, self.total)
+            if total is None:  # an empty first page that states no total
+                return None
+            self.total = total if self.total is None else max(self.total, total)
+            offset = self.p.start + page.index * self.p.limit
+            reached = offset + n
+            if n == 0 and offset < self.total:
+                raise self._error(
+                    page,
+                    f"the page at {self.p.offset_param}={offset} is empty but "
+                    f"{self.p.total_path} says {self.total} records and only "
+                    f"{offset - self.p.start} are read: stopping here would lose the rest. Run "
+                    "again (the API may have changed during the extraction), or drop "
+                    "total_path if the API's total is unreliable",
+                )
+            if n == 0 or reached >= total:
                 return None
             if n < self.p.limit:
                 raise self._error(
@@ -121,7 +178,7 @@ class OffsetPaginator(Paginator):
                     f"{self.p.total_path} says {total} and only {reached} are read: the server "
                     f"caps the page size; set limit to {n} or less",
                 )
-        elif n < self.p.limit:
+        elif n < self.p.limit:  # empty included
             return None
         return self.request_at(page.index + 1)
 
@@ -135,6 +192,7 @@ class PagePaginator(Paginator):
         self.p = p
         self.pages_steps = compile_path(p.total_pages_path) if p.total_pages_path else None
         self.size = p.page_size if p.size_param and p.page_size else None
+        self.pages: int | None = None  # the largest page count a page has stated
 
     def request_at(self, index: int) -> PageRequest:
         params = {**self.params, self.p.page_param: self.p.start_page + index}
@@ -142,23 +200,43 @@ class PagePaginator(Paginator):
             params[self.p.size_param] = self.size
         return PageRequest(self.url, params)
 
-    def next(self, page: Page) -> PageRequest | None:
+    def number(self, page: Page) -> int:
+        return self.p.start_page + page.index
+
+    def pages_needed(self) -> int | None:
+        return self.pages
+
+    def _ignored(self, page: Page) -> str:
+        return (f"the server ignores {self.p.page_param}={self.number(page)}; check "
+                "page_param (and size_param) against the API's documentation")
+
+    def _next(self, page: Page) -> PageRequest | None:
         n = len(page.records)
-        if n == 0:
-            return None
+        number = self.number(page)
         if self.pages_steps is not None:
-            pages = _number(get_path(page.doc, self.pages_steps), self.p.total_pages_path,
-                            page, self)
-            if page.index + 1 >= pages:
+            pages = _stated(page, self.pages_steps, self.p.total_pages_path, self, self.pages)
+            if pages is None:  # an empty first page that states no page count
+                return None
+            self.pages = pages if self.pages is None else max(self.pages, pages)
+            if n == 0 and page.index + 1 < self.pages:
+                last = self.p.start_page + self.pages - 1
+                raise self._error(
+                    page,
+                    f"page {number} is empty but {self.p.total_pages_path} says {self.pages} "
+                    f"pages: stopping here would lose pages {number} to {last}. Run again (the "
+                    "API may have changed during the extraction), or drop total_pages_path "
+                    "if the API's page count is unreliable",
+                )
+            if n == 0 or page.index + 1 >= pages:
                 return None
             if self.size is not None and n < self.size:
                 raise self._error(
                     page,
-                    f"page {self.p.start_page + page.index} holds {n} records for "
+                    f"page {number} holds {n} records for "
                     f"{self.p.size_param}={self.size} but {self.p.total_pages_path} says "
                     f"{pages} pages: the server caps the page size; set page_size to {n} or less",
                 )
-        elif self.size is not None and n < self.size:
+        elif n == 0 or (self.size is not None and n < self.size):
             return None
         return self.request_at(page.index + 1)
 
@@ -173,7 +251,11 @@ class CursorPaginator(Paginator):
         self.has_more_steps = compile_path(p.has_more_path) if p.has_more_path else None
         self.seen: set[str] = set()
 
-    def next(self, page: Page) -> PageRequest | None:
+    def _ignored(self, page: Page) -> str:
+        return (f"the server ignores {self.p.cursor_param}; check cursor_param against the "
+                "API's documentation")
+
+    def _next(self, page: Page) -> PageRequest | None:
         cursor: Any
         if self.cursor_steps is not None:
             cursor = get_path(page.doc, self.cursor_steps)
@@ -182,14 +264,17 @@ class CursorPaginator(Paginator):
         else:
             assert self.field_steps is not None
             cursor = get_path(page.records[-1], self.field_steps) if page.records else None
-        has_more = get_path(page.doc, self.has_more_steps) if self.has_more_steps else None
-        if self.has_more_steps is not None and not has_more:
+        absent = cursor is None or cursor == ""
+        has_more = self._has_more(page, absent)
+        if has_more is False:
             return None
-        if cursor is None or cursor == "":
+        if absent:
             if has_more:
                 raise self._error(
-                    page, f"{self.p.has_more_path} is true but there is no next cursor "
-                    f"({self._source_name()}); check the pagination settings",
+                    page, f"page {self.number(page)}: {self.p.has_more_path} is true but there "
+                    f"is no next cursor ({self._source_name()}), so the rest cannot be read; "
+                    "check cursor_path, cursor_header or cursor_field against the API's "
+                    "documentation",
                 )
             return None
         text = cursor if isinstance(cursor, str) else str(cursor)
@@ -200,6 +285,26 @@ class CursorPaginator(Paginator):
             )
         self.seen.add(text)
         return PageRequest(self.url, {**self.params, self.p.cursor_param: text})
+
+    def _has_more(self, page: Page, no_cursor: bool) -> bool | None:
+        """``has_more_path`` as a boolean (``None`` without the setting). Missing, or
+        not a boolean, is an error while there is a cursor: a wrong path must not
+        pass for "no more pages"."""
+        if self.has_more_steps is None:
+            return None
+        value = get_path(page.doc, self.has_more_steps)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return value == 1
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        if value is None and no_cursor:
+            return False  # nothing to follow either way
+        raise self._error(
+            page, f"page {self.number(page)}: {self.p.has_more_path} is {value!r}, not true "
+            "or false; fix has_more_path (or remove it)",
+        )
 
     def _source_name(self) -> str:
         if self.p.cursor_path:
@@ -215,6 +320,10 @@ class _UrlPaginator(Paginator):
     def __init__(self, url: str, params: Mapping[str, Any], where: Callable[[str], str]) -> None:
         super().__init__(url, params, where)
         self.seen: set[str] = set()
+
+    def _ignored(self, page: Page) -> str:
+        return ("the server ignores the paging query of the next URL it sends; check the "
+                "API's documentation for another way to page")
 
     def _follow(self, page: Page, target: Any) -> PageRequest | None:
         if not target or not isinstance(target, str):
@@ -235,7 +344,7 @@ class LinkPaginator(_UrlPaginator):
         super().__init__(url, params, where)
         self.rel = p.rel
 
-    def next(self, page: Page) -> PageRequest | None:
+    def _next(self, page: Page) -> PageRequest | None:
         header = page.headers.get("Link")
         if not header:
             return None
@@ -251,7 +360,7 @@ class NextUrlPaginator(_UrlPaginator):
         super().__init__(url, params, where)
         self.steps = compile_path(p.next_url_path)
 
-    def next(self, page: Page) -> PageRequest | None:
+    def _next(self, page: Page) -> PageRequest | None:
         return self._follow(page, get_path(page.doc, self.steps))
 
 
@@ -269,6 +378,17 @@ PAGINATORS: dict[str, Callable[..., Paginator]] = {
     "link": LinkPaginator,
     "next_url": NextUrlPaginator,
 }
+
+
+def _stated(page: Page, steps: Any, path: str | None, pager: Paginator,
+            known: int | None) -> int | None:
+    """The total (records or pages) ``page`` states. An empty page may state none
+    (``{"results": null}``, an empty body): then the total an earlier page stated,
+    or ``None`` when no page has."""
+    value = get_path(page.doc, steps)
+    if value is None and not page.records:
+        return known
+    return _number(value, path, page, pager)
 
 
 def _number(value: Any, path: str | None, page: Page, pager: Paginator) -> int:

@@ -55,6 +55,7 @@ def run(**overrides: object) -> dict:
         "batch_id": None,
         "lineage": False,
         "allow_empty": False,
+        "source_connections": None,
     }
     return {**base, **overrides}
 
@@ -78,7 +79,7 @@ EXPECTED: dict[str, dict] = {
             "auth": {"kind": "bearer", "token": {"name": "GITHUB_TOKEN"}},
             "paginate": {
                 "kind": "page",
-                "max_pages": None,
+                "max_pages": 100_000,
                 "page_param": "page",
                 "size_param": "per_page",
                 "page_size": 100,
@@ -151,7 +152,7 @@ EXPECTED: dict[str, dict] = {
             "auth": {"kind": "bearer", "token": {"name": "API_TOKEN"}},
             "paginate": {
                 "kind": "offset",
-                "max_pages": None,
+                "max_pages": 100_000,
                 "offset_param": "offset",
                 "limit_param": "limit",
                 "limit": 100,
