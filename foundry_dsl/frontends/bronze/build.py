@@ -13,7 +13,7 @@ parsed, see ``parser``), so a large file never holds its parse tree whole.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from foundry_dsl.errors import Diagnostic, Position, did_you_mean
 from foundry_dsl.frontends.bronze import tree as syntax
@@ -128,7 +128,7 @@ class Builder:
             return syntax.MapValue(tuple(self.attribute(c) for c in _children(tree)), pos)
         if kind == "call":
             return self.call(tree, pos)
-        tok: Token = tree.children[0]  # a scalar's tree holds its one token
+        tok = cast("Token", tree.children[0])  # a scalar's tree holds its one token
         raw = str(tok.value)
         scalar: syntax.Scalar
         if kind == "string":
