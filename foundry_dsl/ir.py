@@ -30,6 +30,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from foundry_dsl.errors import ExtractError, Position
+from foundry_dsl.store_names import check_store_name, check_store_prefix
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$")
 
@@ -94,42 +95,6 @@ def resolve(value: str | EnvRef | None) -> str | None:
 # --- storage -------------------------------------------------------------------------
 
 
-def _check_store_name(what: str, value: str) -> str:
-    """A bucket or container: one name, which a path can never climb out of."""
-    problem = (
-        "is empty" if value.strip() == ""
-        else "contains a path separator" if "/" in value or "\\" in value
-        else f"is '{value}'" if value in (".", "..")
-        else None
-    )
-    if problem:
-        raise ValueError(
-            f"{what} {value!r} {problem}: a {what} is a single name; "
-            "the folders inside it go in prefix"
-        )
-    return value
-
-
-def _check_store_prefix(value: str) -> str:
-    """Folder names joined by ``/`` (outer slashes are dropped where it is used): no
-    segment empty, ``.`` or ``..``, no ``\\``, so a prefix never leaves its bucket."""
-    inner = value.strip("/")
-    segments = inner.split("/") if inner else []
-    problem = (
-        "contains '\\'" if "\\" in value
-        else "has a '..' segment" if ".." in segments
-        else "has a '.' segment" if "." in segments
-        else "has an empty segment ('//')" if "" in segments
-        else None
-    )
-    if problem:
-        raise ValueError(
-            f"prefix {value!r} {problem}: write folder names joined by '/', "
-            "without '.', '..', '//' or '\\'"
-        )
-    return value
-
-
 class LocalStorage(Node):
     kind: Literal["local"] = "local"
     path: str = "./output"
@@ -147,12 +112,12 @@ class S3Storage(Node):
     @field_validator("bucket")
     @classmethod
     def _safe_bucket(cls, v: str) -> str:
-        return _check_store_name("bucket", v)
+        return check_store_name("bucket", v)
 
     @field_validator("prefix")
     @classmethod
     def _safe_prefix(cls, v: str) -> str:
-        return _check_store_prefix(v)
+        return check_store_prefix(v)
 
 
 class AzureStorage(Node):
@@ -169,12 +134,12 @@ class AzureStorage(Node):
     @field_validator("container")
     @classmethod
     def _safe_container(cls, v: str) -> str:
-        return _check_store_name("container", v)
+        return check_store_name("container", v)
 
     @field_validator("prefix")
     @classmethod
     def _safe_prefix(cls, v: str) -> str:
-        return _check_store_prefix(v)
+        return check_store_prefix(v)
 
 
 class GcsStorage(Node):
@@ -188,12 +153,12 @@ class GcsStorage(Node):
     @field_validator("bucket")
     @classmethod
     def _safe_bucket(cls, v: str) -> str:
-        return _check_store_name("bucket", v)
+        return check_store_name("bucket", v)
 
     @field_validator("prefix")
     @classmethod
     def _safe_prefix(cls, v: str) -> str:
-        return _check_store_prefix(v)
+        return check_store_prefix(v)
 
 
 class CustomStorage(Node):

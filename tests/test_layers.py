@@ -142,3 +142,14 @@ def test_the_cycle_finder_finds_a_planted_cycle() -> None:
     graph.add_import(importer="p.b", imported="p.c")
     graph.add_import(importer="p.c", imported="p.a")
     assert _cycles(graph) == [["p.a", "p.b", "p.c"]]
+
+
+def test_no_module_is_over_500_lines() -> None:
+    """One job per module: past 500 lines a module holds more than one (STYLE.md)."""
+    package = Path(__file__).resolve().parents[1] / "foundry_dsl"
+    long = {
+        str(p.relative_to(package)): n
+        for p in package.rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > 500
+    }
+    assert long == {}

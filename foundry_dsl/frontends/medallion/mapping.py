@@ -13,7 +13,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from foundry_dsl.errors import Diagnostic, Position
-from foundry_dsl.frontends.lower import (
+from foundry_dsl.frontends.positioned import Env, PEntry, PList, PMap, PNode, PScalar
+from foundry_dsl.frontends.secrets import (
     Secret,
     is_secret_name,
     leaf_positions,
@@ -21,7 +22,6 @@ from foundry_dsl.frontends.lower import (
     secret_position,
     secrets_in,
 )
-from foundry_dsl.frontends.positioned import Env, PEntry, PList, PMap, PNode, PScalar
 
 
 class Mapper:
