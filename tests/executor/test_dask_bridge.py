@@ -52,3 +52,25 @@ def test_a_workers_log_line_is_logged_on_the_driver(caplog: pytest.LogCaptureFix
     assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
         ("foundry.api", logging.WARNING, "HTTP 503 from http://h/x; retrying")
     ]
+
+
+def test_local_disk_is_refused_only_when_a_worker_is_on_another_machine(tmp_path: object) -> None:
+    import datetime as dt
+
+    from foundry_dsl import ir
+    from foundry_dsl.executor.dask import _refusal
+    from foundry_dsl.planner.build import build_plan
+
+    def planned(storage: ir.Storage) -> object:
+        p = ir.Pipeline(system="s", table="t", platform=ir.Platform(name="p", storage=storage),
+                        source=ir.SequenceSource(count=1))
+        at = dt.datetime(2025, 1, 12, tzinfo=dt.timezone.utc)
+        return build_plan([p], at.date(), at, look_up_storage=False).pipelines[0]
+
+    local = planned(ir.LocalStorage(path=str(tmp_path)))
+    s3 = planned(ir.S3Storage(bucket="b"))
+    assert _refusal(local, []) is None  # type: ignore[arg-type]
+    assert _refusal(s3, ["tcp://10.0.0.7:40000"]) is None  # type: ignore[arg-type]
+    why = _refusal(local, ["tcp://10.0.0.7:40000"])  # type: ignore[arg-type]
+    assert why is not None
+    assert "workers on other machines (tcp://10.0.0.7:40000) cannot reach" in why
