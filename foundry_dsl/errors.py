@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 MAX_SHOWN = 50
 
@@ -225,3 +226,15 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     for s in sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True):
         text = text.replace(s, "***")
     return text
+
+
+def redact_json(value: Any, secrets: Iterable[str]) -> Any:
+    """``value`` (JSON-like) with every secret in its strings, keys too, replaced by ***."""
+    secrets = list(secrets)
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {redact(str(k), secrets): redact_json(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_json(v, secrets) for v in value]
+    return value

@@ -14,20 +14,20 @@ from typing import Any
 from foundry_dsl.errors import PlanError, did_you_mean
 
 
-def installed(group: str) -> dict[str, str]:
-    """The ``name → "module:attr"`` of every entry point of ``group`` ("": none)."""
+def installed(group: str | None) -> dict[str, str]:
+    """The ``name → "module:attr"`` of every entry point of ``group`` (None: no group)."""
     from importlib import metadata
 
-    if not group:
+    if group is None:
         return {}
     return {ep.name: ep.value for ep in metadata.entry_points(group=group)}
 
 
-def names(builtin: Mapping[str, str], group: str) -> list[str]:
+def names(builtin: Mapping[str, str], group: str | None) -> list[str]:
     return sorted({*builtin, *installed(group)})
 
 
-def load(builtin: Mapping[str, str], group: str, name: str, what: str) -> Any:
+def load(builtin: Mapping[str, str], group: str | None, name: str, what: str) -> Any:
     """The object registered as ``name``; a PlanError with did-you-mean for an unknown one."""
     target = builtin.get(name) or installed(group).get(name)
     if target is None:

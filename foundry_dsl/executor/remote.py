@@ -24,8 +24,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from foundry_dsl.errors import FoundryError, redact
+from foundry_dsl.errors import FoundryError, redact, redact_json
 from foundry_dsl.executor.work import Manifest, Work
+from foundry_dsl.storage.base import backend_secrets
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -92,7 +93,7 @@ def land_unit(work: Work, tag: str, topic: str) -> Outcome:
     task = f"extract[{part}]"
     try:
         backend = open_backend(pp.storage, pp.name)
-        found.extend(_backend_secrets(backend))
+        found.extend(backend_secrets(backend))
         extractor = extractor_for(pp.pipeline.source)
         found.extend(extractor.secrets())
 
@@ -108,7 +109,7 @@ def land_unit(work: Work, tag: str, topic: str) -> Outcome:
             finally:
                 task = landing.task
         manifest.staged = tuple(landing.committer.staged())
-        manifest.report = _redacted(dict(extractor.report), found + extractor.secrets())
+        manifest.report = redact_json(dict(extractor.report), found + extractor.secrets())
         return Outcome(part, attempt, manifest=manifest)
     except BaseException as exc:
         while isinstance(exc, TaskFailed):
@@ -136,7 +137,7 @@ def rewrite_unit(work: Work, tag: str, landed: Manifest, schema: pa.Schema) -> O
     found: list[str] = []
     try:
         backend = open_backend(pp.storage, pp.name)
-        found.extend(_backend_secrets(backend))
+        found.extend(backend_secrets(backend))
         committer = storage_api.committer(backend, pp.partition_path, work.run_id, tag=tag)
         staging = getattr(committer, "staging", "")
         finals = {name: final for name, final, _ in landed.staged}
@@ -227,18 +228,3 @@ def _failure(task: str, exc: BaseException, found: list[str]) -> Failure:
     else:
         message, transient = f"{type(exc).__name__}: {exc}", False
     return Failure(task, redact(message, found), transient)
-
-
-def _redacted(value: Any, found: list[str]) -> Any:
-    if isinstance(value, str):
-        return redact(value, found)
-    if isinstance(value, dict):
-        return {redact(str(k), found): _redacted(v, found) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_redacted(v, found) for v in value]
-    return value
-
-
-def _backend_secrets(backend: Any) -> list[str]:
-    got = getattr(backend, "secrets", None)
-    return list(got() if callable(got) else got or [])

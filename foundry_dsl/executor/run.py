@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from foundry_dsl.errors import CommitError, FoundryError, PlanError, redact
+from foundry_dsl.errors import CommitError, FoundryError, PlanError, redact, redact_json
 from foundry_dsl.executor.base import PipelineResult, Progress
 from foundry_dsl.executor.land import Landing, TaskFailed
 from foundry_dsl.executor.scopes import (
@@ -42,6 +42,7 @@ from foundry_dsl.executor.work import Manifest, Work
 from foundry_dsl.planner.plan import PipelinePlan
 from foundry_dsl.planner.windows import Window
 from foundry_dsl.sources.base import ExtractContext, Extractor
+from foundry_dsl.storage.base import backend_secrets
 from foundry_dsl.storage.lease import Holder
 from foundry_dsl.storage.state import committed, settle, with_pending
 
@@ -101,7 +102,7 @@ class PipelineRun:
         from foundry_dsl.storage.registry import open_backend
 
         backend = open_backend(self.pp.storage, self.p.name)
-        self.secrets.extend(_backend_secrets(backend))
+        self.secrets.extend(backend_secrets(backend))
         # one writer per partition (per table when a cursor is shared by its partitions):
         # a second run fails here, naming the holder, before it touches anything
         self.task = "lease"
@@ -181,7 +182,7 @@ class PipelineRun:
             report = {**extractor.report, **stream.report}
             if report:
                 # a source's own figures may quote what it was given: never a secret
-                metadata["source"] = _redacted(
+                metadata["source"] = redact_json(
                     dict(report), [*self.secrets, *extractor.secrets()]
                 )
             if new_cursor is not None:
@@ -392,27 +393,6 @@ class PipelineRun:
         )
 
 
-def _redacted(value: Any, secrets: list[str]) -> Any:
-    """``value`` (JSON-like) with every secret in its strings replaced by ***."""
-    if isinstance(value, str):
-        return redact(value, secrets)
-    if isinstance(value, dict):
-        return {redact(str(k), secrets): _redacted(v, secrets) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_redacted(v, secrets) for v in value]
-    return value
-
-
-
-
-
-
-
-
-
-
-
-
 def _committed_window(window: Window, new_cursor: str | None) -> dict[str, Any]:
     """The window the commit holds: a given end, else the last cursor landed."""
     end = window.end
@@ -431,13 +411,6 @@ def _empty_schema() -> pa.Schema:
 
 
 
-
-
-def _backend_secrets(backend: StorageBackend) -> list[str]:
-    secrets = getattr(backend, "secrets", None)
-    if callable(secrets):
-        return list(secrets())
-    return list(secrets or [])
 
 
 def _quietly(fn: Any) -> None:

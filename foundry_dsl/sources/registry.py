@@ -43,7 +43,8 @@ def installed_kinds() -> dict[str, str]:
 @functools.cache
 def extractor_class(kind: str) -> type[Extractor]:
     """The extractor class of an IR source kind; a PlanError with did-you-mean otherwise."""
-    cls: type[Extractor] = plugins.load(BUILTIN, "", kind, "source kind")
+    # an installed kind has no IR model: it compiles to a custom source (see above)
+    cls: type[Extractor] = plugins.load(BUILTIN, None, kind, "source kind")
     return cls
 
 

@@ -18,6 +18,14 @@ from abc import ABC, abstractmethod
 from foundry_dsl.errors import StorageError
 
 
+def backend_secrets(backend: StorageBackend) -> list[str]:
+    """The secrets a backend resolved (keys, SAS tokens), for redaction; [] when it says none."""
+    secrets = getattr(backend, "secrets", None)
+    if callable(secrets):
+        return list(secrets())
+    return list(secrets or [])
+
+
 class StorageBackend(ABC):
     #: where the backend's root is, for display: ``/abs/output``, ``s3://bucket/prefix``
     root_url: str = ""
