@@ -53,8 +53,10 @@ class Reader(threading.Thread):
 
     def check(self, fd: int) -> None:
         names = sorted(os.listdir(fd))
-        if METADATA_FILE not in names and os.fstat(fd).st_nlink == 0:
-            raise FileNotFoundError(self.folder)  # replaced and deleted since we opened it
+        if not self.live(fd):
+            # replaced since we opened it and maybe half deleted: what a reader listing a
+            # folder that no longer is the partition sees says nothing about the commit
+            raise FileNotFoundError(self.folder)
         if METADATA_FILE not in names:
             self.problems.append(f"listing without the commit marker: {names}")
             return
@@ -67,6 +69,14 @@ class Reader(threading.Thread):
             if _read(fd, name) != meta["run"].encode():
                 self.problems.append(f"{name} is not from {meta['run']}")
         self.snapshots += 1
+
+
+    def live(self, fd: int) -> bool:
+        """Whether the folder this reader opened is still the one at the partition's path."""
+        try:
+            return os.stat(self.folder).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            return False
 
 
 def _read(dir_fd: int, name: str) -> bytes:
