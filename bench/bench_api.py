@@ -1,18 +1,28 @@
-"""Benchmark of the API source: rows/s and peak RSS, foundry beside the bare floor.
+"""Benchmark of the API source: ``foundry apply`` beside a fetch+parse floor and a naive loop.
 
-A local server in its own process serves PRE-RENDERED pages of 1,000 records of
-7 fields (bytes from memory, so it is not the bottleneck): offset/limit with a
-``total``, or a next URL in the body. Each reader runs in its own subprocess,
-so its peak RSS is its own:
+A server in its own process answers from PRE-RENDERED responses (status line,
+headers and body as one ``bytes`` each, written with one ``sendall`` on a
+thread per connection, 127.0.0.1), so it is not the bottleneck. Pages hold
+1,000 JSON records of 7 fields: two ints, a date, a decimal as a string, two
+texts and a timestamp with a UTC offset (``/offset``: offset/limit with a
+``total``; ``/next``: a next URL in the body). Each reader runs in its own
+subprocess, so its peak RSS is its own:
 
   floor     requests + orjson: fetch and parse every page, write nothing
-  naive     requests → .json() → Table.from_pylist → ParquetWriter, page by page
-  foundry   ``foundry apply`` on a generated pipeline, landing Parquet
-            (falls back to ApiExtractor → foundry_dsl.write writers when apply fails,
-            and says so)
+            (timed inside its process, after its imports)
+  naive     requests → .json() → Table.from_pylist → pq.ParquetWriter, page by
+            page (timed inside its process, after its imports)
+  foundry   ``foundry apply`` as a subprocess on a generated .bronze pipeline,
+            landing Parquet: wall time, interpreter start-up included
 
-    python bench/bench_api.py                          # 1M records, then 3M for RSS
-    python bench/bench_api.py --records 1000000 --rss-records 3000000 --paginate next_url
+Each run measures the three in turn; ``--runs`` runs (3) give the median and
+the worst run, and the ratios of each run (foundry ÷ floor and foundry ÷ naive
+of the same run, then their median and worst). A last foundry run at
+``--rss-records`` (3M) shows that peak RSS does not grow with the extraction.
+
+    python bench/bench_api.py                       # 3 runs at 1M, then foundry at 3M
+    python bench/bench_api.py --runs 1 --records 200000 --rss-records 0   # a quick look
+    python bench/bench_api.py --paginate next_url   # no naive loop (it pages by offset)
 """
 
 from __future__ import annotations
@@ -20,77 +30,116 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 PAGE = 1000
 DISTINCT_PAGES = 64  # page k serves body k % 64: the content varies, memory stays small
+STATUSES = ("new", "paid", "shipped", "delivered", "returned")
 
 
 # --- the server (its own process) -------------------------------------------------------
 
 
+def page_records(k: int) -> list[dict[str, Any]]:
+    """Page ``k``'s 1,000 records: ints, a date, a decimal as text, texts, a timestamp."""
+    import datetime as dt
+
+    epoch = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    out = []
+    for j in range(PAGE):
+        i = k * PAGE + j
+        out.append({
+            "id": i,
+            "customer_id": i * 7 % 10_007,
+            "order_date": (epoch.date() + dt.timedelta(days=i % 731)).isoformat(),
+            "amount": f"{i * 7919 % 10_000_000 / 100:.2f}",
+            "name": f"customer {i}",
+            "status": STATUSES[i % 5],
+            "created_at": (epoch + dt.timedelta(seconds=i * 37, microseconds=i % 997 * 1001))
+            .isoformat(),
+        })
+    return out
+
+
+def _response(body: bytes) -> bytes:
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body)) + body
+
+
 def serve(total: int, port_file: str) -> None:
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    from urllib.parse import parse_qs, urlsplit
+    import socket
 
     import orjson
 
-    def page_records(k: int) -> bytes:
-        base = k * PAGE
-        return orjson.dumps([
-            {"id": base + i, "name": f"customer {base + i}", "email": f"c{base + i}@example.com",
-             "amount": round((base + i) * 0.37 % 10_000, 2), "active": (base + i) % 3 != 0,
-             "created_at": f"2024-{1 + (base + i) % 12:02d}-{1 + (base + i) % 28:02d}T12:00:00Z",
-             "country": ("NL", "DE", "FR", "US", "BR")[(base + i) % 5]}
-            for i in range(PAGE)
-        ])
+    recs = [orjson.dumps(page_records(k)) for k in range(DISTINCT_PAGES)]
+    offset_pages = [_response(b'{"total":%d,"data":%s}' % (total, r)) for r in recs]
+    empty = _response(b'{"total":%d,"data":[]}' % total)
+    not_found = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
 
-    recs = [page_records(k) for k in range(DISTINCT_PAGES)]
-    offset_bodies = [b'{"total":%d,"data":%s}' % (total, r) for r in recs]
-    empty = b'{"total":%d,"data":[]}' % total
+    def answer(target: bytes) -> bytes:
+        path, _, query = target.partition(b"?")
+        q = dict(p.partition(b"=")[::2] for p in query.split(b"&") if p)
+        if path == b"/offset":
+            offset = int(q.get(b"offset", 0))
+            return offset_pages[(offset // PAGE) % DISTINCT_PAGES] if offset < total else empty
+        if path == b"/next":  # the next URL is spliced into a pre-rendered page
+            start = int(q.get(b"from", 0))
+            nxt = b'"/next?from=%d"' % (start + PAGE) if start + PAGE < total else b"null"
+            return _response(b'{"next":%s,"data":%s}' % (nxt, recs[(start // PAGE) % DISTINCT_PAGES]))
+        return not_found
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
+    def handle(conn: socket.socket) -> None:
+        with conn:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            buf = b""
+            while True:
+                end = buf.find(b"\r\n\r\n")
+                while end < 0:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    buf += data
+                    end = buf.find(b"\r\n\r\n")
+                head, buf = buf[:end], buf[end + 4:]  # GET requests only: no body
+                conn.sendall(answer(head.split(b" ", 2)[1]))
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            parts = urlsplit(self.path)
-            q = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-            if parts.path == "/offset":
-                offset = int(q.get("offset", 0))
-                body = offset_bodies[(offset // PAGE) % DISTINCT_PAGES] if offset < total else empty
-            else:  # /next: the next URL is spliced into a pre-rendered page
-                start = int(q.get("from", 0))
-                nxt = b'"/next?from=%d"' % (start + PAGE) if start + PAGE < total else b"null"
-                body = b'{"next":%s,"data":%s}' % (nxt, recs[(start // PAGE) % DISTINCT_PAGES])
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    Path(port_file).write_text(str(httpd.server_address[1]))
-    httpd.serve_forever()
+    listener = socket.create_server(("127.0.0.1", 0), backlog=128)
+    Path(port_file).write_text(str(listener.getsockname()[1]))
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=handle, args=(conn,), daemon=True).start()
 
 
-# --- the readers (each in its own process) ----------------------------------------------
+def start_server(total: int) -> tuple[subprocess.Popen[bytes], str]:
+    fd, port_file = tempfile.mkstemp(prefix="bench-api-port-")
+    os.close(fd)
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(total), port_file])
+    try:
+        for _ in range(600):
+            if Path(port_file).read_text():
+                break
+            time.sleep(0.05)
+        port = Path(port_file).read_text()
+    finally:
+        os.unlink(port_file)
+    return proc, f"http://127.0.0.1:{port}"
 
 
-def _pages(url: str, paginate: str):  # type: ignore[no-untyped-def]
-    """Yield each page's parsed document with a bare requests session."""
+# --- the floor and the naive loop (each in its own process) -----------------------------
+
+
+def _docs(url: str, paginate: str) -> Iterator[dict[str, Any]]:
+    """Each page's parsed document, fetched with a bare requests session."""
     import orjson
     import requests
 
@@ -112,100 +161,46 @@ def _pages(url: str, paginate: str):  # type: ignore[no-untyped-def]
             nxt = doc["next"]
 
 
-def child(mode: str, url: str, paginate: str, out: str) -> dict[str, object]:
-    start = time.perf_counter()
-    rows = 0
-    if mode == "floor":
-        for doc in _pages(url, paginate):
-            rows += len(doc["data"])
-    elif mode == "naive":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-        import requests
+def _naive(url: str, out: str) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import requests
 
-        session = requests.Session()
-        writer = None
-        offset = 0
-        while True:
-            doc = session.get(f"{url}/offset", params={"offset": offset, "limit": PAGE}).json()
-            if not doc["data"]:
-                break
-            table = pa.Table.from_pylist(doc["data"])
-            writer = writer or pq.ParquetWriter(os.path.join(out, "naive.parquet"), table.schema)
-            writer.write_table(table)
-            rows += table.num_rows
-            offset += table.num_rows
-            if offset >= doc["total"]:
-                break
-        if writer:
-            writer.close()
-    elif mode == "direct":
-        rows = _direct(url, paginate, out)
+    session = requests.Session()
+    writer = None
+    rows = offset = 0
+    while True:
+        doc = session.get(f"{url}/offset", params={"offset": offset, "limit": PAGE}).json()
+        if not doc["data"]:
+            break
+        table = pa.Table.from_pylist(doc["data"])
+        writer = writer or pq.ParquetWriter(os.path.join(out, "naive.parquet"), table.schema)
+        writer.write_table(table)
+        rows += table.num_rows
+        offset += table.num_rows
+        if offset >= doc["total"]:
+            break
+    if writer:
+        writer.close()
+    return rows
+
+
+def child(mode: str, url: str, paginate: str, out: str) -> dict[str, Any]:
+    import resource
+
+    start = time.perf_counter()
+    if mode == "floor":
+        rows = sum(len(doc["data"]) for doc in _docs(url, paginate))
+    elif mode == "naive":
+        rows = _naive(url, out)
     else:
         raise SystemExit(f"unknown mode {mode}")
     seconds = time.perf_counter() - start
-    import resource
-
     return {"rows": rows, "seconds": seconds,
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def _source(url: str, paginate: str):  # type: ignore[no-untyped-def]
-    from foundry_dsl import ir
-
-    if paginate == "offset":
-        return ir.ApiSource(base_url=url, endpoint="/offset", records="data",
-                            paginate=ir.OffsetPagination(limit=PAGE, total_path="total"))
-    return ir.ApiSource(base_url=url, endpoint="/next", records="data",
-                        paginate=ir.NextUrlPagination(next_url_path="next"))
-
-
-def _direct(url: str, paginate: str, out: str) -> int:
-    """ApiExtractor → 100k-row chunks → foundry_dsl.write.writers, written in a thread."""
-    import datetime as dt
-    from concurrent.futures import ThreadPoolExecutor
-
-    import pyarrow as pa
-
-    from foundry_dsl import ir
-    from foundry_dsl.sources.api import ApiExtractor
-    from foundry_dsl.sources.base import ExtractContext, NewCursor
-    from foundry_dsl.write.writers import write_file
-
-    src = _source(url, paginate)
-    pipeline = ir.Pipeline(system="bench", table="api", platform=ir.Platform(name="b"), source=src)
-    ctx = ExtractContext(pipeline, dt.date.today(), dt.datetime.now(dt.timezone.utc), Path(out))
-    pool = ThreadPoolExecutor(2)
-    pending: list = []
-    buf: list[pa.Table] = []
-    rows = files = 0
-
-    def flush() -> None:
-        nonlocal files, buf
-        if not buf:
-            return
-        table = pa.concat_tables(buf)
-        buf = []
-        files += 1
-        pending.append(pool.submit(write_file, table, f"{out}/part-{files:05d}.parquet",
-                                   "parquet", "snappy"))
-        while len(pending) > 2:
-            pending.pop(0).result()
-
-    for item in ApiExtractor(src).extract(ctx):
-        if isinstance(item, NewCursor):
-            continue
-        table = item if isinstance(item, pa.Table) else pa.Table.from_batches([item])
-        rows += table.num_rows
-        buf.append(table)
-        if sum(t.num_rows for t in buf) >= 100_000:
-            flush()
-    flush()
-    for f in pending:
-        f.result()
-    pool.shutdown()
-    return rows
-
+# --- foundry apply ----------------------------------------------------------------------
 
 PIPELINE = """\
 platform bench_local {{
@@ -234,9 +229,9 @@ SOURCES = {
 }
 
 
-def run_apply(url: str, paginate: str, out: str) -> dict[str, object] | None:
-    """``foundry apply`` as a subprocess; None when it does not land the data."""
-    import pyarrow.dataset as ds
+def run_apply(url: str, paginate: str, out: str) -> dict[str, Any]:
+    """``foundry apply`` as a subprocess: wall time with start-up, and its own peak RSS."""
+    import pyarrow.parquet as pq
 
     lake = os.path.join(out, "lake")
     pipeline = os.path.join(out, "bench.bronze")
@@ -252,49 +247,52 @@ def run_apply(url: str, paginate: str, out: str) -> dict[str, object] | None:
     seconds = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
-        tail = Path(log_path).read_text(errors="replace")[-400:]
-        print(f"  foundry apply failed (exit {code}): {tail}", file=sys.stderr)
-        return None
-    files = [str(p) for p in Path(lake).rglob("*.parquet")]
-    rows = ds.dataset(files, format="parquet").count_rows() if files else 0
-    # the floor is timed inside its process, after its imports; so is the run's own
-    # time, which foundry records in _metadata.json (the wall time is printed too)
+        tail = Path(log_path).read_text(errors="replace")[-600:]
+        raise SystemExit(f"foundry apply failed (exit {code}):\n{tail}")
+    files = sorted(Path(lake).rglob("*.parquet"))
+    rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    schema = pq.read_schema(files[0]) if files else None
     meta = json.loads(next(Path(lake).rglob("_metadata.json")).read_text())
-    return {"rows": rows, "seconds": meta["durations"]["total_seconds"], "wall": seconds,
-            "rss_mb": usage.ru_maxrss / 1024}
+    return {"rows": rows, "seconds": seconds, "run_seconds": meta["durations"]["total_seconds"],
+            "rss_mb": usage.ru_maxrss / 1024,
+            "schema": ", ".join(f"{f.name} {f.type}" for f in schema) if schema else ""}
 
 
-def measure(mode: str, url: str, paginate: str) -> dict[str, object] | None:
+def measure(mode: str, url: str, paginate: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"bench-api-{mode}-") as out:
-        if mode == "apply":
+        if mode == "foundry":
             return run_apply(url, paginate, out)
         cmd = [sys.executable, __file__, "--child", mode, "--url", url, "--paginate", paginate,
                "--out", out]
         res = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if res.returncode != 0:
             raise SystemExit(f"{mode} failed:\n{res.stderr}")
-        return json.loads(res.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+        parsed: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
+        return parsed
 
 
-def start_server(total: int) -> tuple[subprocess.Popen[bytes], str]:
-    port_file = tempfile.mktemp(prefix="bench-api-port-")
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(total), port_file])
-    for _ in range(600):
-        if os.path.exists(port_file) and Path(port_file).read_text():
-            break
-        time.sleep(0.05)
-    port = Path(port_file).read_text()
-    os.unlink(port_file)
-    return proc, f"http://127.0.0.1:{port}"
+# --- the report -------------------------------------------------------------------------
+
+LABELS = {"floor": "floor (requests+orjson)", "naive": "naive (json→pylist→pq)",
+          "foundry": "foundry apply (wall)"}
+
+
+def _rate(res: dict[str, Any]) -> float:
+    return float(res["rows"]) / float(res["seconds"])
+
+
+def _line(label: str, res: dict[str, Any], extra: str = "") -> str:
+    return (f"  {label:<26}{res['rows']:>10,}{res['seconds']:>9.2f}{_rate(res):>11,.0f}"
+            f"{res['rss_mb']:>9.0f} MB{extra}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--rss-records", type=int, default=3_000_000,
-                    help="a second, larger foundry run to show peak RSS is flat (0: skip)")
+                    help="a last, larger foundry run to show peak RSS is flat (0: skip)")
     ap.add_argument("--paginate", choices=["offset", "next_url"], default="offset")
-    ap.add_argument("--skip-naive", action="store_true")
     ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
@@ -308,42 +306,57 @@ def main() -> None:
         print(json.dumps(child(args.child, args.url, args.paginate, args.out)))
         return
 
-    print(f"API benchmark: {args.paginate} pagination, pages of {PAGE} records of 7 fields, "
-          "pre-rendered by a server in its own process")
-    print(f"{'reader':<28}{'records':>10}{'seconds':>9}{'rows/s':>11}{'x floor':>9}{'peak RSS':>11}")
-    floor_rate = 0.0
-    sizes = [args.records] + ([args.rss_records] if args.rss_records else [])
-    for total in sizes:
-        server, url = start_server(total)
-        try:
-            modes = ["floor", "naive", "apply"] if total == args.records else ["apply"]
-            if args.skip_naive or args.paginate != "offset":
-                modes = [m for m in modes if m != "naive"]
+    modes = ["floor", "naive", "foundry"] if args.paginate == "offset" else ["floor", "foundry"]
+    print(f"API benchmark: {args.records:,} records, {args.paginate} pagination, pages of {PAGE} "
+          f"records of 7 fields (2 ints, a date, a decimal as text, 2 texts, a timestamp); "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    print(f"  {'reader':<26}{'records':>10}{'seconds':>9}{'rows/s':>11}{'peak RSS':>12}")
+    results: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
+    schema = ""
+    server, url = start_server(args.records)
+    try:
+        for run in range(1, args.runs + 1):
+            print(f"run {run}")
             for mode in modes:
                 res = measure(mode, url, args.paginate)
-                label = {"floor": "floor (requests+orjson)", "naive": "naive (json→pylist→pq)",
-                         "apply": "foundry apply"}[mode]
-                if res is None:  # apply could not land: drive the extractor directly
-                    res = measure("direct", url, args.paginate)
-                    label = "foundry (direct, no apply)"
-                assert res is not None
-                if mode != "floor" and res["rows"] != total:
-                    raise SystemExit(f"{label} landed {res['rows']} rows, expected {total}")
-                rate = float(res["rows"]) / float(res["seconds"])  # type: ignore[arg-type]
-                if mode == "floor":
-                    floor_rate = rate
-                ratio = f"{rate / floor_rate:.2f}" if floor_rate else "-"
-                print(f"{label:<28}{res['rows']:>10,}{float(res['seconds']):>9.2f}"  # type: ignore[arg-type]
-                      f"{rate:>11,.0f}{ratio:>9}{float(res['rss_mb']):>8.0f} MB", flush=True)  # type: ignore[arg-type]
-                if "wall" in res:
-                    wall_rate = float(res["rows"]) / float(res["wall"])  # type: ignore[arg-type]
-                    print(f"{'  wall, with start-up':<28}{'':>10}{float(res['wall']):>9.2f}"  # type: ignore[arg-type]
-                          f"{wall_rate:>11,.0f}{wall_rate / floor_rate:>9.2f}", flush=True)
+                if mode != "floor" and res["rows"] != args.records:
+                    raise SystemExit(f"{mode} landed {res['rows']} rows, expected {args.records}")
+                results[mode].append(res)
+                extra = ""
+                if mode == "foundry":
+                    schema = res["schema"]
+                    beside = [f"{_rate(res) / _rate(results[m][-1]):.2f}x {m}"
+                              for m in modes if m != "foundry"]
+                    extra = f"   {', '.join(beside)} (run's own time {res['run_seconds']:.2f}s)"
+                print(_line(LABELS[mode], res, extra), flush=True)
+    finally:
+        server.terminate()
+        server.wait()
+
+    print(f"summary over {args.runs} runs: rows/s median [worst]")
+    for mode in modes:
+        rates = [_rate(r) for r in results[mode]]
+        print(f"  {LABELS[mode]:<26}{statistics.median(rates):>11,.0f} [{min(rates):,.0f}]")
+    for other in (m for m in modes if m != "foundry"):
+        ratios: list[float] = [_rate(f) / _rate(o) for f, o in zip(results["foundry"], results[other],
+                                                       strict=True)]
+        print(f"  foundry / {other:<16}{statistics.median(ratios):>11.2f}x [{min(ratios):.2f}x]"
+              f"   runs: {', '.join(f'{r:.2f}' for r in ratios)}")
+    print(f"  landed schema: {schema}")
+    rss_1m = statistics.median(r["rss_mb"] for r in results["foundry"])
+    if args.rss_records:
+        server, url = start_server(args.rss_records)
+        try:
+            big = measure("foundry", url, args.paginate)
         finally:
             server.terminate()
             server.wait()
+        if big["rows"] != args.rss_records:
+            raise SystemExit(f"foundry landed {big['rows']} rows, expected {args.rss_records}")
+        print(f"  foundry peak RSS: {rss_1m:.0f} MB at {args.records:,} (median), "
+              f"{big['rss_mb']:.0f} MB at {args.rss_records:,} ({_rate(big):,.0f} rows/s): "
+              f"ratio {big['rss_mb'] / rss_1m:.2f}")
 
 
 if __name__ == "__main__":
-    threading.stack_size(0)
     main()

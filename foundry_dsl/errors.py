@@ -18,6 +18,7 @@ parse message text.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +52,8 @@ class Diagnostic:
     #: where secrets were written (a literal token, a password in a URL): the
     #: quoted source line shows ``***`` there, so an error never prints a secret
     secret_spans: tuple[Position, ...] = field(default=())
+    #: the kind of problem, a code of :data:`CODES`; None: found from the message
+    code: str | None = None
 
     def sort_key(self) -> tuple[str, int, int, str]:
         p = self.position
@@ -74,6 +77,30 @@ class Diagnostic:
         if self.help:
             lines.append(f"   = help: {self.help}")
         return "\n".join(lines)
+
+    def kind(self) -> Code:
+        """Its entry in :data:`CODES`: the one it names, else the first whose pattern
+        matches the message, else the catch-all."""
+        return code_named(self.code) if self.code else code_of_message(self.message)
+
+    def to_json(self) -> dict[str, Any]:
+        """For editors and CI annotations (docs/diagnostics.md); never holds a secret,
+        since the quoted source line is not part of it."""
+        p = self.position
+        kind = self.kind()
+        return {
+            "code": kind.code,
+            "name": kind.name,
+            "severity": self.severity,
+            "message": self.message,
+            "help": self.help,
+            "notes": list(self.notes),
+            "file": p.file if p else None,
+            "line": p.line if p else None,
+            "column": p.col if p else None,
+            "end_line": (p.end_line or p.line) if p and p.end_col is not None else None,
+            "end_column": p.end_col if p else None,
+        }
 
 
 def _snippet(
@@ -238,3 +265,125 @@ def redact_json(value: Any, secrets: Iterable[str]) -> Any:
     if isinstance(value, (list, tuple)):
         return [redact_json(v, secrets) for v in value]
     return value
+
+
+def diagnostics_of(exc: FoundryError) -> list[Diagnostic]:
+    """Every diagnostic an error carries: a ConfigError's, else one without a position."""
+    if isinstance(exc, ConfigError):
+        return list(exc.diagnostics)
+    return [Diagnostic(exc.message)]
+
+
+# --- codes ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Code:
+    """A kind of diagnostic, for editors and CI: a code and a name that never change
+    meaning (docs/diagnostics.md). A retired kind keeps its code unused."""
+
+    code: str
+    name: str
+    summary: str
+    #: regular expressions over the message (``re.search``); the first entry whose
+    #: pattern matches names the kind of a diagnostic that does not set its code
+    patterns: tuple[str, ...] = ()
+
+
+#: Every kind of diagnostic, in matching order (more specific patterns first).
+#: tests/test_diagnostic_codes.py has an example of each, and checks that every
+#: message of the error snapshots has a kind other than the catch-all.
+CODES: tuple[Code, ...] = (
+    Code("E001", "file-not-found", "a pipeline file or an imported file does not exist",
+         (r"^file not found: ", r"^cannot import '.*': no such file", r"^no \.bronze files in ")),
+    Code("E002", "file-unreadable", "a file cannot be read: a directory, not UTF-8, no access",
+         (r"^cannot read ", r"^byte 0x[0-9a-f]+ is not UTF-8", r"^'.*' is a directory$",
+          r"^don't know how to read ", r"^cannot import '.*': it is a directory")),
+    Code("E003", "too-deep", "the file nests too deeply or expands too far to read",
+         (r"^the file is nested too deeply", r"^aliases expand to more than")),
+    Code("E070", "bad-argument", "a command-line argument that cannot be used",
+         (r"^--[a-z-]+\b",)),
+    Code("E071", "unsafe-partition-value", "a value that would not be a safe folder name",
+         (r"becomes a folder name in the\s+partition path",)),
+    Code("E011", "unterminated-string", "a string is not closed", (r"^unterminated ",)),
+    Code("E012", "unclosed-bracket", "a '{', '[' or '(' is not closed", (r"^unclosed '",)),
+    Code("E013", "block-with-equals", "a block written with '=' (auth = bearer { ... })",
+         (r"blocks take no '='",)),
+    Code("E014", "invalid-literal", "a number, date, size, duration, string escape or env() "
+         "that cannot be read",
+         (r"^invalid (escape|number|date|datetime)\b", r"^unknown (size |duration )?unit ",
+          r"^a (size|duration) cannot be negative", r"is not a whole number of bytes",
+          r"^unknown function ", r"^env\(\) ")),
+    Code("E015", "invalid-yaml", "the YAML itself is wrong (a YAML pipeline file)",
+         (r"^invalid YAML: ", r"^duplicate key ", r"^an alias refers to itself",
+          r"^keys must be names", r"^a pipeline file must be a section of keys")),
+    Code("E010", "syntax-error", "the .bronze text does not parse",
+         (r"^unexpected ", r"^expected ", r"^missing value after '='", r"^'import' is ",
+          r"^attribute '.*' outside of any block", r"^a (block kind|key) is a plain name")),
+    Code("E020", "unknown-field", "a field or key that the block or section does not have",
+         (r"^unknown field ", r"^unknown key ", r"^unknown block ", r" is not used by ")),
+    Code("E022", "duplicate", "something defined or set twice, or two settings that mean "
+         "the same", (r" is defined twice", r" is set twice", r"^give only one of ")),
+    Code("E023", "unknown-kind", "a source, storage, auth or paginate kind that does not exist",
+         (r"^unknown .*kind\b", r"^unknown storage backend ", r"^cannot import storage backend",
+          r"^storage backend '.*' is not a StorageBackend")),
+    Code("E024", "bad-reference", "a platform, template or import that cannot be used as named",
+         (r"^unknown platform ", r"is based on itself", r"^import cycle: ",
+          r"^platform must name a platform", r"^source takes one kind",
+          r"takes at most one kind", r"^'.*' takes \d+ names?, got")),
+    Code("E025", "bad-name", "a pipeline, system or table name that cannot be a folder name",
+         (r"must be SYSTEM\.TABLE", r"is not a valid (name|system|table)\b")),
+    Code("E030", "wrong-unit", "a size where a duration belongs, a quoted size, and so on",
+         (r"^'.*' takes a (size|duration)\b", r"^'.*' must be .*, not a (size|duration)$",
+          r"^'.*' must be a (size|duration), got ")),
+    Code("E031", "not-a-list", "a single value where a list belongs: write [parquet]",
+         ()),
+    Code("E040", "literal-secret", "a secret written in the file instead of env(\"NAME\")",
+         (r"is a secret and must not be written", r"holds a (secret|password)",
+          r"must be the NAME of an environment variable")),
+    Code("E032", "wrong-type", "a value of the wrong type (a string for a number, ...)",
+         (r"^'.*' (in .* )?must be (a|an|true|the)\b", r"^'.*' cannot come from env\(\)",
+          r"^'.*' needs a kind", r"^'.*' must be a block")),
+    Code("E033", "invalid-value", "a value out of range, or not one of the allowed ones",
+         (r"^invalid value ", r"^'.*' (in .* )?must be (at least|at most|greater|less)\b",
+          r"needs (exactly|at least|at most) \d+ items")),
+    Code("E050", "format-not-allowed", "formats the platform does not allow, or none at all",
+         (r"^format .* is not allowed by platform", r"platform does not allow",
+          r"^the platform allows no format", r"^nothing to write: ")),
+    Code("E051", "setting-not-used", "a setting that the source kind does not use",
+         (r"is only used by .* sources", r"is given but source\.type is")),
+    Code("E021", "missing-field", "a required field, key or section is missing",
+         (r"^missing required ", r"^the file has no pipeline", r" names no platform$",
+          r"\bneeds\b")),
+    Code("E060", "custom-module-not-found", "a custom source's module is not found in the "
+         "pipeline's folder, foundry's stdlib/ or the Python path",
+         (r"^cannot find module '.*' for the custom source",)),
+    Code("E061", "custom-class-not-found", "a custom source's module defines no such class",
+         (r"defines no class '",)),
+    Code("E062", "custom-module-invalid", "a custom source's module is not valid Python",
+         (r"^the custom source's module '.*' is not valid Python",)),
+    Code("W001", "files-no-match", "a files source's path or glob matches no file (yet)",
+         (r"^no file matches '",)),
+    Code("E099", "error", "any other error (the catch-all: a message no entry above matches)"),
+)
+
+_BY_CODE: dict[str, Code] = {c.code: c for c in CODES}
+_PATTERNS: tuple[tuple[re.Pattern[str], Code], ...] = tuple(
+    (re.compile(p), c) for c in CODES for p in c.patterns
+)
+OTHER = _BY_CODE["E099"]
+
+
+def code_named(code: str) -> Code:
+    """The entry of ``code`` (``"E060"``) or of the name (``"custom-module-not-found"``)."""
+    found = _BY_CODE.get(code) or next((c for c in CODES if c.name == code), None)
+    if found is None:
+        raise KeyError(f"no diagnostic code {code!r} in CODES")
+    return found
+
+
+def code_of_message(message: str) -> Code:
+    for pattern, code in _PATTERNS:
+        if pattern.search(message):
+            return code
+    return OTHER

@@ -27,7 +27,7 @@ import os
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from foundry_dsl.errors import ExtractError, Position
 from foundry_dsl.store_names import check_store_name, check_store_prefix
@@ -38,6 +38,7 @@ Strategy = Literal["date", "hourly", "timestamp", "batch_id", "none"]
 Format = Literal["parquet", "csv"]
 Compression = Literal["snappy", "gzip", "brotli", "lz4", "zstd", "none"]
 FileFormat = Literal["auto", "csv", "json", "ndjson", "parquet"]
+DbDriver = Literal["auto", "odbc", "adbc"]
 ScalarParam = str | int | float | bool
 
 
@@ -45,6 +46,13 @@ class Node(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     span: Position | None = Field(default=None, exclude=True, repr=False)
+    #: where each field's value was written, filled by the front ends; like ``span``,
+    #: not part of what a node means (a private attribute: no schema, no dump)
+    _spans: dict[str, Position] = PrivateAttr(default_factory=dict)
+
+    def span_of(self, field: str) -> Position | None:
+        """Where ``field``'s value was written, else where the node was."""
+        return self._spans.get(field) or self.span
 
     # Where a node was written is not part of what it means: the same pipeline
     # written in .bronze and in YAML must compare equal.
@@ -356,7 +364,8 @@ class ApiSource(Node):
 
 
 class DbSource(Node):
-    """A SQL query over ODBC; the connection string always comes from the environment."""
+    """A SQL query over ODBC, or over ADBC for PostgreSQL; the connection (an ODBC
+    connection string or a ``postgresql://`` URL) always comes from the environment."""
 
     kind: Literal["db"] = "db"
     connection: EnvRef
@@ -371,6 +380,8 @@ class DbSource(Node):
     partitions: int = Field(default=1, ge=1, le=256)
     partition_bounds: tuple[int | float | str, int | float | str] | None = None
     max_text_size: int | None = Field(default=None, ge=1, json_schema_extra={"unit": "size"})
+    # auto: ADBC for a postgresql:// URL, ODBC for a connection string (docs/db.md)
+    driver: DbDriver = "auto"
 
     @model_validator(mode="after")
     def _partitions_need_column(self) -> DbSource:
@@ -428,6 +439,9 @@ class RunOptions(Node):
     storage_enabled: bool = True
     local_output_dir: str = "./output"
     cleanup_on_failure: bool = True
+    #: after a successful upload to an object store, keep the files under
+    #: local_output_dir/<partition>/ too (the YAML front end: unless cleanup_local_files)
+    keep_local_files: bool = False
     batch_id: str | None = None
     lineage: bool = False  # add _batch_id and _extracted_at columns
     #: let an empty result replace a partition that holds rows (off: such a run fails)

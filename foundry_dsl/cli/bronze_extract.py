@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="extract everything from the initial cursor")
     parser.add_argument("--allow-empty", action="store_true",
                         help="let an empty result replace a partition that holds rows")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--debug", action="store_true", help="log DEBUG lines and show tracebacks")
     from foundry_dsl.cli.commands.apply import add_executor_arguments
 
     add_executor_arguments(parser)
@@ -57,7 +57,7 @@ def _run(args: argparse.Namespace) -> int:
         look_up_storage=False,
     )
     return execute(plan, parallel=args.parallel_workers, log_format=args.log_format,
-                   executor=args.executor, options=executor_options(args))
+                   executor=args.executor, options=executor_options(args), debug=args.debug)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from foundry_dsl import ir, urls
-from foundry_dsl.cli.render.units import human_bytes, human_count, human_seconds
+from foundry_dsl.cli.render.units import files, human_bytes, human_count, human_seconds
 from foundry_dsl.errors import redact
 from foundry_dsl.executor.base import PipelineResult
 
@@ -119,13 +119,47 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, ensure_ascii=False)
 
 
-def setup_logging(log_format: str = "text", secrets: Iterable[str] = (), level: int = logging.INFO) -> RedactFilter:
-    """Route foundry's loggers to stderr in ``text`` or ``json``, secrets redacted."""
-    handler = logging.StreamHandler(sys.stderr)
+#: text log lines: ``2025-01-12 14:30:00 INFO message`` (local time, as the spec's logs)
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(message)s"
+TEXT_DATES = "%Y-%m-%d %H:%M:%S"
+
+
+class ConsoleHandler(logging.Handler):
+    """Writes each record through a rich Console: the one the live progress draws on,
+    so a log line goes above the progress lines instead of into them."""
+
+    def __init__(self, console: Any) -> None:
+        super().__init__()
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from rich.text import Text
+
+        try:
+            # text, never markup: messages quote task ids like "write[csv]"
+            self.console.print(Text(self.format(record)), soft_wrap=True, highlight=False)
+        except Exception:
+            self.handleError(record)
+
+
+def setup_logging(
+    log_format: str = "text",
+    secrets: Iterable[str] = (),
+    level: int = logging.INFO,
+    console: Any = None,
+) -> RedactFilter:
+    """Route foundry's loggers to stderr in ``text`` or ``json``, secrets redacted.
+
+    ``console``: a rich Console to write text lines through (the one a live
+    progress display uses); otherwise lines go straight to stderr.
+    """
+    handler: logging.Handler
     if log_format == "json":
+        handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+        handler = ConsoleHandler(console) if console is not None else logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT, TEXT_DATES))
     redactor = RedactFilter(secrets)
     handler.addFilter(redactor)
     logger = logging.getLogger(LOGGER)
@@ -147,7 +181,7 @@ class LogProgress:
         self.log.info(f"{name}: started, landing in {partition}", extra={"pipeline": name, "event": "started"})
 
     def extracted(self, name: str, rows: int) -> None:
-        self.log.debug(f"{name}: extracted {rows} rows", extra={"pipeline": name, "event": "extracted", "rows": rows})
+        self.log.debug(f"{name}: extracted {human_count(rows)} rows", extra={"pipeline": name, "event": "extracted", "rows": rows})
 
     def wrote(self, name: str, file: str, rows: int, nbytes: int) -> None:
         self.log.info(
@@ -169,7 +203,7 @@ class LogProgress:
             self.log.info(f"{result.name}: {result.note}", extra=extra)
         elif result.status == "succeeded":
             self.log.info(
-                f"{result.name}: committed {human_count(result.rows)} rows in {result.files} files "
+                f"{result.name}: committed {human_count(result.rows)} rows in {files(result.files)} "
                 f"({human_bytes(result.bytes)}) in {human_seconds(result.seconds)}",
                 extra=extra,
             )
@@ -208,7 +242,7 @@ class RichProgress:
         s = self._stats[name]
         elapsed = max(1e-6, time.monotonic() - s["t0"])
         return (
-            f"{human_count(int(s['rows']))} records, {int(s['files'])} files, "
+            f"{human_count(int(s['rows']))} records, {files(int(s['files']))}, "
             f"{human_bytes(int(s['bytes']))}, {human_count(int(s['rows'] / elapsed))} rows/s"
         )
 

@@ -17,14 +17,18 @@ from collections.abc import Callable, Sequence
 from foundry_dsl import __version__
 
 COMMANDS: dict[str, str] = {
+    "init": "write a commented starter pipeline (api, db, files or custom)",
     "validate": "check pipeline files and print one line per pipeline",
     "fmt": "format pipeline files in the canonical layout",
     "plan": "show what apply would write, without writing anything",
     "apply": "run pipelines and land their data",
     "graph": "print the task graph as mermaid or dot",
-    "state": "show, set or reset a pipeline's stored cursor",
+    "state": "list, show, set or reset pipelines' stored cursors",
     "schema": "print the JSON Schema of the YAML front end",
 }
+
+
+DEBUG_HELP = "log DEBUG lines and show tracebacks"
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -33,7 +37,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         description="Land APIs, databases, files and custom sources into a Bronze lakehouse layer.",
     )
     parser.add_argument("--version", action="version", version=f"foundry {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers = {
         name: sub.add_parser(name, help=help_text, description=help_text)
@@ -53,12 +57,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         module.add_arguments(subparsers[name])
         # SUPPRESS: without it the subcommand's default would undo `foundry --debug CMD`
         subparsers[name].add_argument(
-            "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP
         )
     args = parser.parse_args(args_list)
     if module is None:
-        parser.print_help()
-        return 0 if not args_list else 2
+        # nothing to do is a usage error, as for any other missing argument
+        parser.print_help(sys.stderr)
+        print("\nfoundry: error: name a command, e.g. foundry validate FILE", file=sys.stderr)
+        return 2
     return run_guarded(module.run, args)
 
 

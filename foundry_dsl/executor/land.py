@@ -168,8 +168,9 @@ class Landing:
 
         def upload(job: WriteJob, infos: list[FileInfo]) -> None:
             for info in infos:
-                self.committer.upload(job.local_path(info.format))
-                self.progress.wrote(self.p.name, info.name, info.rows, info.bytes)
+                # the name it lands under (part-0001-<tag>.parquet), as readers see it
+                final = self.committer.upload(job.local_path(info.format))
+                self.progress.wrote(self.p.name, final, info.rows, info.bytes)
 
         files = FileWriters(workers, formats, make_job, upload, chunker.observe, self.stop, self.p.name)
         try:
@@ -248,9 +249,12 @@ class Landing:
                     continue
             return False
 
+        from foundry_dsl.write.convert import coalesce
+
         try:
             with self._connection():
-                for item in extractor.extract(ctx, part):
+                # small batches (an API's pages) joined: every later stage costs per batch
+                for item in coalesce(extractor.extract(ctx, part)):
                     if isinstance(item, NewCursor):
                         if not put(("cursor", part, item.value)):
                             return
@@ -292,8 +296,8 @@ class Landing:
 
         def upload(w: Written) -> None:
             for info in w.infos:
-                self.committer.upload(w.job.local_path(info.format))
-                self.progress.wrote(self.p.name, info.name, info.rows, info.bytes)
+                final = self.committer.upload(w.job.local_path(info.format))
+                self.progress.wrote(self.p.name, final, info.rows, info.bytes)
             w.uploaded = True
 
         with ThreadPoolExecutor(self.settings.workers) as pool:

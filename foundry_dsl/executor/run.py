@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import shutil
 import threading
 import time
 import uuid
@@ -27,14 +26,14 @@ from foundry_dsl.errors import CommitError, FoundryError, PlanError, redact, red
 from foundry_dsl.executor.base import PipelineResult, Progress
 from foundry_dsl.executor.land import Landing, TaskFailed
 from foundry_dsl.executor.scopes import (
-    SCOPE_FILE,
     Unenforced,
     can_lease,
     claimer,
     clean_local_staging,
     keeps_cursor,
     lease_scope,
-    remove_if_empty,
+    make_staging,
+    remove_staging,
     staging_root,
     table_prefix,
 )
@@ -79,6 +78,10 @@ class PipelineRun:
         self.holder = Holder.for_run(self.run_id, self.p.name)
         self.lease: Lease | Unenforced
         self.staging_root = staging_root(pp.settings.scratch_dir, self.p.name)
+        self.staging = self.staging_root / self.run_id  # made only once data is landed
+        self.staged = False  # whether self.staging was made (failures say what became of it)
+        #: whether the partition held a commit before this run (None: not known yet)
+        self.had_commit: bool | None = None
         self.committed = False  # set once _metadata.json is in place: failures after it say so
 
     # --- the whole run ---------------------------------------------------------------
@@ -108,6 +111,7 @@ class PipelineRun:
         self.task = "lease"
         if can_lease(backend):
             self.lease = acquire(backend, self.scope, self.holder)
+            log.debug("pipeline %s: holding the lease of %s", self.p.name, self.scope)
         else:
             log.warning(
                 "pipeline %s: the %s storage backend has no conditional writes, so foundry "
@@ -136,13 +140,12 @@ class PipelineRun:
         store = storage_api.state_store(backend)
         state = self._settled_state(backend, store)
         committed = storage_api.committed_metadata(backend, pp.partition_path)
+        self.had_commit = committed is not None
         window = self._window(state, committed)
+        if keeps_cursor(p.source) is not False:
+            log.debug("pipeline %s: window %s", p.name, window.describe())
         if window.empty:
             return self._nothing_to_do(window, started)
-
-        staging = self.staging_root / self.run_id
-        staging.mkdir(parents=True, exist_ok=True)
-        (staging / SCOPE_FILE).write_text(self.scope)
 
         self.task = "prepare"
         extractor = self.extractor = extractor_for(p.source)
@@ -152,6 +155,7 @@ class PipelineRun:
             run_date=pp.run_date,
             run_at=pp.run_at,
             base_dir=Path(pp.settings.base_dir),
+            work_dir=Path(pp.settings.work_dir) if pp.settings.work_dir else None,
             cursor=window.start,
             until=window.end,
             batch_id=pp.batch_id,
@@ -161,9 +165,17 @@ class PipelineRun:
         self.committer = storage_api.committer(
             backend, pp.partition_path, self.run_id, guard=self.lease.check
         )
+        scratch = Path(pp.settings.scratch_dir)
         try:
-            work = Work(plan=pp, run_id=self.run_id, parts=tuple(self._parts(extractor, ctx)),
-                        context=ctx, staging_dir=str(staging))
+            parts = tuple(self._parts(extractor, ctx))
+            log.debug("pipeline %s: %d extract part(s), scratch in %s", p.name, len(parts),
+                      self.staging)
+            # local scratch only now that there is data to land: a run failing before
+            # leaves no folder behind (and never an empty ./output/)
+            self.staged = True
+            make_staging(self.staging, scratch, self.scope)
+            work = Work(plan=pp, run_id=self.run_id, parts=parts,
+                        context=ctx, staging_dir=str(self.staging))
             stream = self._land(work, extractor, backend)
             t_stream = time.monotonic() - started
             files = list(stream.files)
@@ -195,18 +207,20 @@ class PipelineRun:
             self.task = "commit"
             self.committer.commit(metadata)
             self.committed = True
+            log.debug("pipeline %s: committed %s", p.name, self.partition_url)
         except BaseException:
             self.stop.set()
             if pp.settings.cleanup_on_failure:
                 _quietly(self.committer.abort)
-                shutil.rmtree(staging, ignore_errors=True)
+                remove_staging(self.staging, scratch)
             raise
-        shutil.rmtree(staging, ignore_errors=True)
-        remove_if_empty(self.staging_root)
-
-        if new_cursor is not None:
-            self.task = "state"
-            self._store_cursor(store, state, new_cursor, stream.rows)
+        try:
+            if new_cursor is not None:
+                self.task = "state"
+                self._store_cursor(store, state, new_cursor, stream.rows)
+            self._keep_local(backend, metadata)
+        finally:
+            remove_staging(self.staging, scratch)
         return PipelineResult(
             name=p.name,
             status="succeeded",
@@ -236,6 +250,27 @@ class PipelineRun:
             raise TaskFailed(landing.task, exc) from exc
         finally:
             self.committer = landing.committer
+
+    def _keep_local(self, backend: StorageBackend, metadata: dict[str, Any]) -> None:
+        """With ``keep_local_files``, the committed partition under local_output_dir too,
+        as the original tool kept it (local disk storage holds the files already)."""
+        from foundry_dsl.executor.local_copy import keep_local_copy
+        from foundry_dsl.storage.layout import local_root
+
+        if not self.pp.settings.keep_local_files or local_root(backend) is not None:
+            return
+        self.task = "keep local files"
+        partition = self.pp.partition_path.rstrip("/")
+        where = keep_local_copy(
+            scratch_dir=Path(self.pp.settings.scratch_dir),
+            staging=self.staging,
+            partition_path=partition,
+            run_id=self.run_id,
+            staged=self.committer.staged(),
+            metadata=metadata,
+            download=lambda final, local: backend.download_file(f"{partition}/{final}", local),
+        )
+        log.debug("pipeline %s: kept the committed files in %s", self.p.name, where)
 
     # --- windows, lease scopes and recovery --------------------------------------------
 
@@ -370,18 +405,27 @@ class PipelineRun:
             why = cause.message
         else:
             why = f"{type(cause).__name__}: {cause}"
-        kept = (
-            "staging was cleaned up"
-            if self.pp.settings.cleanup_on_failure
-            else f"staging kept in {self.staging_root / self.run_id}"
-        )
-        committed = (
-            f"{self.partition_url} was committed" if self.committed
-            else f"the committed partition {self.partition_url} is unchanged"
-        )
+        # a source's message may name the pipeline already: the line below names it once
+        for prefix in (f"pipeline {self.p.name}: ", f"{self.p.name}: "):
+            why = why.removeprefix(prefix)
+        # what became of the partition and the scratch, as they are now
+        if self.committed:
+            committed = f"{self.partition_url} was committed"
+        elif self.had_commit:
+            committed = f"the committed partition {self.partition_url} is unchanged"
+        elif self.had_commit is None:
+            committed = f"{self.partition_url} is unchanged"
+        else:
+            committed = f"nothing is committed at {self.partition_url} yet"
+        if not self.staged:
+            kept = ""  # failed before anything was landed: nothing was staged
+        elif self.staging.exists():
+            kept = f"; staging kept in {self.staging}"
+        else:
+            kept = "; staging was cleaned up"
         message = (
             f"pipeline {self.p.name}: task {task} failed: {why}\n"
-            f"  {committed}; {kept}. Fix the cause and run `foundry apply` again."
+            f"  {committed}{kept}. Fix the cause and run `foundry apply` again."
         )
         return PipelineResult(
             name=self.p.name,

@@ -6,6 +6,11 @@ from the same cursor and land the same rows), else its partition. Leftovers of
 dead runs (staging in storage, scratch on local disk) are removed only by a run
 that holds, or can take, the lease of the scope they belong to; a live run's
 files are never touched.
+
+A run's local scratch (``<local_output_dir>/_staging/<pipeline>/<run>/``) is made
+only when it lands data, and removed after it with every folder it leaves empty,
+``local_output_dir`` included when this process made it: a run whose platform
+writes elsewhere leaves no ``./output/`` behind.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +36,13 @@ STAGING = "_staging"
 SCOPE_FILE = ".scope"
 
 Claim = Callable[[str], contextlib.AbstractContextManager[bool]]
+
+#: held while local scratch folders are made or removed: runs of several pipelines
+#: share ``_staging`` and ``local_output_dir``, and one must not remove a folder
+#: another is making its scratch in
+_folders = threading.Lock()
+#: folders of local_output_dir paths this process made (it removes them when empty)
+_made: set[Path] = set()
 
 
 def staging_root(scratch_dir: str | Path, pipeline: str) -> Path:
@@ -120,11 +133,43 @@ def clean_local_staging(
         with claim(scope_partition.rstrip("/")) as ours:
             if ours:
                 shutil.rmtree(child, ignore_errors=True)
+    with _folders:
+        _remove_empty([root, root.parent])
 
 
-def remove_if_empty(path: Path) -> None:
-    for d in (path, path.parent):
+def make_staging(staging: Path, scratch_dir: Path, scope: str) -> None:
+    """Make a run's local scratch, with its lease scope in it (for whoever cleans up
+    after a killed run); folders of ``scratch_dir`` made here are remembered."""
+    with _folders:
+        for folder in [scratch_dir, *scratch_dir.parents]:
+            if folder.exists():
+                break
+            _made.add(folder)
+        staging.mkdir(parents=True, exist_ok=True)
+        (staging / SCOPE_FILE).write_text(scope)
+
+
+def remove_staging(staging: Path, scratch_dir: Path) -> None:
+    """Remove a run's local scratch, then each folder above it left empty:
+    ``_staging/<pipeline>``, ``_staging``, and the folders of ``scratch_dir`` that
+    this process made (a folder the user made stays, empty or not)."""
+    with _folders:
+        shutil.rmtree(staging, ignore_errors=True)
+        if _remove_empty([staging.parent, staging.parent.parent]):
+            made = [scratch_dir, *(f for f in scratch_dir.parents if f in _made)]
+            for folder in made:
+                if folder not in _made or not _remove_empty([folder]):
+                    break
+                _made.discard(folder)
+
+
+def _remove_empty(folders: list[Path]) -> bool:
+    """Remove each folder in turn while they are empty; whether all were removed."""
+    for folder in folders:
         try:
-            d.rmdir()
+            folder.rmdir()
+        except FileNotFoundError:
+            continue
         except OSError:
-            return
+            return False
+    return True

@@ -14,17 +14,24 @@ duration anywhere else is refused, each with a fix.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import types
 import typing
 from collections.abc import Sequence
-from typing import Any, Literal, Union, get_args, get_origin
+from dataclasses import dataclass, field
+from typing import Any, get_args, get_origin
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
-from pydantic.fields import FieldInfo
+from pydantic import ValidationError
 
 from foundry_dsl import ir
 from foundry_dsl.errors import Diagnostic, Position, did_you_mean
+from foundry_dsl.frontends.annotations import adapter as _adapter
+from foundry_dsl.frontends.annotations import fields_of, shape_of
+from foundry_dsl.frontends.annotations import item_type as _item_type
+from foundry_dsl.frontends.annotations import kind_of as _kind_of
+from foundry_dsl.frontends.annotations import literal_choices as _literal_choices
+from foundry_dsl.frontends.annotations import options as _options
+from foundry_dsl.frontends.annotations import unit_of as unit_of
+from foundry_dsl.frontends.annotations import wants_str as _wants_str
+from foundry_dsl.frontends.fixes import list_fix, quantity_fix
 from foundry_dsl.frontends.positioned import (
     Env,
     PList,
@@ -54,6 +61,12 @@ class Lowering:
 
     def __init__(self) -> None:
         self.diagnostics: list[Diagnostic] = []
+        self._shared: dict[int, _Shared] = {}
+
+    def share(self, node: PMap) -> PMap:
+        """``node`` is used as it is by many pipelines (a platform): build it once."""
+        self._shared.setdefault(id(node), _Shared(node))
+        return node
 
     def error(
         self,
@@ -72,10 +85,19 @@ class Lowering:
 
     def build(self, model: type[ir.Node], node: PNode, title: str) -> Any:
         """An instance of ``model``, or None when anything was wrong (already reported)."""
+        shared = self._shared.get(id(node))
+        if shared is None:
+            return self._build(model, node, title)
+        if (model, title) not in shared.built:  # the same node gives the same model again
+            shared.built[model, title] = self._build(model, node, title)
+        return shared.built[model, title]
+
+    def _build(self, model: type[ir.Node], node: PNode, title: str) -> Any:
         if not isinstance(node, PMap):
             self.error(f"'{title}' must be a block", node.pos, f"write it as: {title} {{ ... }}")
             return None
-        fields = {n: f for n, f in model.model_fields.items() if n != "span"}
+        spec = fields_of(model)
+        fields = spec.fields
         values: dict[str, Any] = {}
         ok = True
         suggested: set[str] = set()  # a misspelled key explains its field's absence
@@ -91,20 +113,20 @@ class Lowering:
                     hint or f"expected one of: {', '.join(fields)}",
                 )
                 continue
-            f = fields[key]
-            value = self.value(
-                f.annotation, entry.value, key, title, bool(f.discriminator), unit_of(f)
-            )
+            f = spec.specs[key]
+            value = self.value(f.annotation, entry.value, key, title, f.tagged, f.unit)
             if value is _MISSING:
                 ok = False
             else:
                 values[key] = value
-        for name, f in fields.items():
-            if f.is_required() and name not in node.entries and name not in suggested:
+        for name in spec.required:
+            if name not in node.entries and name not in suggested:
                 ok = False
                 self.error(f"missing required field '{name}' in {title}", node.pos)
         try:
             result = model.model_validate({**values, "span": node.pos})
+            # where each value was written, for checks after compiling (plan, validate)
+            result._spans.update({k: p for k in values if (p := node.entries[k].value.pos)})
             return result if ok else None
         except ValidationError as exc:
             for err in exc.errors():
@@ -158,21 +180,20 @@ class Lowering:
         tagged: bool = False,
         unit: UnitKind | None = None,
     ) -> Any:
-        if tagged or _is_discriminated(annotation):
+        shape = shape_of(annotation)
+        if tagged or shape.discriminated:
             return self.union(annotation, node, key, title)
-        options = _options(annotation)
-        model = next((o for o in options if _is_model(o) and o is not ir.EnvRef), None)
-        if model is not None and isinstance(node, PMap):
-            result = self.build(model, node, key)
+        if shape.model is not None and isinstance(node, PMap):
+            result = self.build(shape.model, node, key)
             return _MISSING if result is None else result
-        if isinstance(node, PScalar) and node.value is None and type(None) in options:
+        if isinstance(node, PScalar) and node.value is None and shape.optional:
             return None
         if isinstance(node, PScalar) and isinstance(node.value, Env):
-            if ir.EnvRef in options or any(_accepts_env(o) for o in options):
+            if shape.takes_env:
                 return ir.EnvRef(name=node.value.name, span=node.pos)
             self.error(f"'{key}' cannot come from env()", node.pos, "write the value itself")
             return _MISSING
-        if [o for o in options if o is not type(None)] == [ir.EnvRef]:
+        if shape.secret:
             self.error(
                 f"'{key}' is a secret and must not be written in the file",
                 node.pos,
@@ -183,8 +204,7 @@ class Lowering:
         if not self.units(annotation, node, key, unit):
             return _MISSING
         plain = self.plain(node, annotation)
-        env_ok = any(_env_allowed(o) for o in options)
-        if self.literal_secrets(node, key, title, env_ok, query=(title, key) == API_PARAMS):
+        if self.literal_secrets(node, key, title, shape.env_ok, query=(title, key) == API_PARAMS):
             return _MISSING
         return self.check(annotation, plain, node, key, title)
 
@@ -231,7 +251,7 @@ class Lowering:
         self.error(
             f"'{key}' must be a {unit}, got {_describe(v)}",
             node.pos,
-            f"write a {unit}, e.g. {key} = {_example(unit, None)}",
+            quantity_fix(v, unit) or f"write a {unit}, e.g. {key} = {_example(unit, None)}",
         )
         return False
 
@@ -286,10 +306,10 @@ class Lowering:
         return bool(inside)
 
     def check(self, annotation: Any, value: Any, node: PNode, key: str, title: str) -> Any:
-        literal = _literal_choices(annotation)
         try:
             return _adapter(annotation).validate_python(value)
         except ValidationError as exc:
+            literal = _literal_choices(annotation)
             err = exc.errors()[0]
             loc = err.get("loc") or ()
             where = node.pos
@@ -299,7 +319,11 @@ class Lowering:
             else:
                 bad = value
             item_literal = literal or _literal_choices(_item_type(annotation))
-            if item_literal and isinstance(bad, str):
+            if not literal and _item_type(annotation) is not None and isinstance(node, PScalar):
+                got = str(node.value) if node.is_ident else describe_value(value)
+                fix = list_fix(key, node, value, _adapter(annotation))
+                self.error(f"'{key}' must be a list, got {got}", where, fix)
+            elif item_literal and isinstance(bad, str):
                 self.error(
                     f"invalid value '{bad}' for '{key}'",
                     where,
@@ -317,35 +341,15 @@ class Lowering:
             return _MISSING
 
 
-#: an api source's params are query parameters: ``key`` and ``sig`` are secrets there
-def _env_allowed(t: Any) -> bool:
-    """A value of type ``t`` (or inside it) may be written env("NAME")."""
-    return t is ir.EnvRef or t is Any or any(_env_allowed(a) for a in get_args(t))
+@dataclass
+class _Shared:
+    """A node many pipelines use as it is, and the models built from it."""
+
+    node: PMap  # kept alive: the memo is keyed by its id
+    built: dict[tuple[type[ir.Node], str], Any] = field(default_factory=dict)
 
 
-# --- typing helpers ---------------------------------------------------------------------
-
-
-@functools.cache
-def _adapter(annotation: Any) -> TypeAdapter[Any]:
-    return TypeAdapter(annotation)
-
-
-def _options(annotation: Any) -> list[Any]:
-    if get_origin(annotation) in (Union, types.UnionType):
-        return list(get_args(annotation))
-    return [annotation]
-
-
-def unit_of(field: FieldInfo) -> UnitKind | None:
-    """"size" or "duration" for an IR field marked so (``json_schema_extra={"unit": ...}``)."""
-    extra = field.json_schema_extra
-    unit = extra.get("unit") if isinstance(extra, dict) else None
-    if unit == "size":
-        return "size"
-    if unit == "duration":
-        return "duration"
-    return None
+# --- typing helpers (the rest are in ``annotations``) -----------------------------------
 
 
 def _example(unit: UnitKind, written: Quantity | None) -> str:
@@ -368,44 +372,6 @@ def _describe(value: Any) -> str:
     if value is None:
         return "null"
     return describe_value(value)
-
-
-def _is_model(t: Any) -> bool:
-    return isinstance(t, type) and issubclass(t, BaseModel)
-
-
-def _is_discriminated(annotation: Any) -> bool:
-    if get_origin(annotation) is not typing.Annotated:
-        return False
-    return any(getattr(m, "discriminator", None) for m in annotation.__metadata__)
-
-
-def _kind_of(model: type[ir.Node]) -> str:
-    return str(model.model_fields["kind"].default)
-
-
-def _accepts_env(t: Any) -> bool:
-    """dict/tuple types whose items may be EnvRefs."""
-    return any(a is ir.EnvRef or _accepts_env(a) for a in get_args(t))
-
-
-def _literal_choices(annotation: Any) -> list[str]:
-    for o in _options(annotation):
-        if get_origin(o) is Literal:
-            return [str(a) for a in get_args(o)]
-    return []
-
-
-def _item_type(annotation: Any) -> Any:
-    for o in _options(annotation):
-        if get_origin(o) in (tuple, list) and get_args(o):
-            return get_args(o)[0]
-    return None
-
-
-def _wants_str(annotation: Any) -> bool:
-    opts = _options(annotation)
-    return str in opts and dt.date not in opts and dt.datetime not in opts
 
 
 _EXPECTED = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}

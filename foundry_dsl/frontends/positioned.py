@@ -69,6 +69,31 @@ def quantity_kind(text: str) -> UnitKind | None:
     return None
 
 
+_LOOSE = re.compile(r"\s*(\d+(?:_\d+)*(?:\.\d+(?:_\d+)*)?)\s*([A-Za-z]+)\s*")
+#: units as people write them in prose, lower-cased → the language's unit
+_LOOSE_UNITS: dict[UnitKind, dict[str, str]] = {
+    "size": {
+        "b": "B", "byte": "B", "bytes": "B", "k": "KB", "kb": "KB", "kib": "KB",
+        "m": "MB", "mb": "MB", "mib": "MB", "g": "GB", "gb": "GB", "gib": "GB",
+        "t": "TB", "tb": "TB", "tib": "TB",
+    },
+    "duration": {
+        "ms": "ms", "msec": "ms", "millis": "ms", "s": "s", "sec": "s", "secs": "s",
+        "second": "s", "seconds": "s", "m": "m", "min": "m", "mins": "m", "minute": "m",
+        "minutes": "m", "h": "h", "hr": "h", "hrs": "h", "hour": "h", "hours": "h",
+        "d": "d", "day": "d", "days": "d",
+    },
+}  # fmt: skip
+
+
+def written_quantity(text: str, unit: UnitKind) -> str | None:
+    """A quoted ``"5 mb"`` or ``"30 sec"`` as the ``unit`` is written without quotes
+    (``5MB``, ``30s``); None when ``text`` is not a number and a unit of that kind."""
+    m = _LOOSE.fullmatch(text)
+    found = _LOOSE_UNITS[unit].get(m[2].lower()) if m else None
+    return f"{m[1]}{found}" if m and found else None
+
+
 def amount(text: str) -> str:
     """The number a quantity was written with: ``1_000KB`` → ``1_000``, ``1.5h`` → ``1.5``."""
     m = _QUANTITY.match(text)

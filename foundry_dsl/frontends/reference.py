@@ -56,7 +56,10 @@ SECTIONS: list[tuple[str, list[type[BaseModel]]]] = [
     ),
 ]
 
-HIDDEN = {"span", "kind", "name", "system", "table", "source_file"}
+HIDDEN = {"span", "kind", "source_file"}
+#: fields written as a block's labels (``platform NAME``, ``pipeline SYSTEM.TABLE``), not
+#: as attributes; ``name`` elsewhere (``auth api_key { name = ... }``) is an attribute
+LABELS: dict[type[BaseModel], set[str]] = {ir.Platform: {"name"}, ir.Pipeline: {"system", "table"}}
 SPECIAL_TYPES: dict[tuple[type[BaseModel], str], str] = {
     (ir.Pipeline, "platform"): "a platform's name (optional when one is visible)",
     (ir.Pipeline, "source"): "`source KIND_OR_TEMPLATE { ... }` block",
@@ -76,7 +79,7 @@ def field_tables() -> str:
                 out.append(f"**{label}**\n")
             out.append("| field | type | default |\n| --- | --- | --- |")
             for name, f in model.model_fields.items():
-                if name in HIDDEN:
+                if name in HIDDEN or name in LABELS.get(model, ()):
                     continue
                 unit = unit_of(f)
                 kind_of = SPECIAL_TYPES.get((model, name)) or unit or _type(f.annotation)

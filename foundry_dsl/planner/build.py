@@ -18,7 +18,9 @@ from typing import Any
 
 from foundry_dsl import ir
 from foundry_dsl.errors import FoundryError, PlanError
+from foundry_dsl.planner.checks import env_vars, preflight
 from foundry_dsl.planner.graph import Task, TaskGraph
+from foundry_dsl.planner.origin import CursorOrigin, from_window, unresolved
 from foundry_dsl.planner.partitions import (
     METADATA_FILE,
     RunInputs,
@@ -94,6 +96,9 @@ def plan_pipeline(
         graph=task_graph(p, path, parts, settings),
         estimate=_estimate(p, inputs, bid, settings),
         request=req,
+        env=env_vars(p),
+        warnings=preflight(p, Path(settings.base_dir), _work_dir(settings)),
+        cursor=_unresolved_origin(p, req),
     )
     if estimate:
         try:
@@ -113,7 +118,7 @@ def plan_pipeline(
         return _replace(plan, unchecked=exc.message)
     existing = _existing(meta)
     return _replace(plan, action="replace" if existing else "create", existing=existing,
-                    window=window, window_error=refused)
+                    window=window, window_error=refused, cursor=_origin(p, window, req))
 
 
 def source_parts(source: ir.Source) -> int | None:
@@ -147,8 +152,10 @@ def run_settings(p: ir.Pipeline, request: WindowRequest) -> RunSettings:
         workers=run.workers,
         lineage=run.lineage,
         cleanup_on_failure=run.cleanup_on_failure,
+        keep_local_files=run.keep_local_files,
         allow_empty=request.allow_empty or run.allow_empty,
         source_connections=run.source_connections,
+        work_dir=str(Path.cwd()),
     )
 
 
@@ -242,6 +249,27 @@ def _window(
         return None, exc.message
 
 
+def _origin(p: ir.Pipeline, window: Window | None, request: WindowRequest) -> CursorOrigin | None:
+    """Where the window's start comes from; None when the run extracts no window."""
+    from foundry_dsl.sources.registry import cursor_env_name
+
+    return None if window is None else from_window(window, request, cursor_env_name(p.source))
+
+
+def _unresolved_origin(p: ir.Pipeline, request: WindowRequest) -> CursorOrigin | None:
+    """The origin before storage is looked at (and when it cannot be): for sources
+    that keep a cursor, what is known from the request and the cursor variable."""
+    from foundry_dsl.sources.registry import cursor_env_name, env_cursor, extractor_class
+
+    if not extractor_class(p.source.kind).keeps_cursor(p.source):
+        return None
+    return unresolved(request, cursor_env_name(p.source), env_cursor(p) is not None)
+
+
+def _work_dir(settings: RunSettings) -> Path | None:
+    return Path(settings.work_dir) if settings.work_dir else None
+
+
 def _incremental(p: ir.Pipeline, state: dict[str, Any] | None, meta: dict[str, Any] | None) -> bool:
     """Whether the pipeline's runs extract a cursor window (a custom class decides by
     storing cursors, so it counts once it has)."""
@@ -278,6 +306,7 @@ def _estimate(
             run_date=inputs.run_date,
             run_at=inputs.run_at,
             base_dir=Path(settings.base_dir),
+            work_dir=Path(settings.work_dir) if settings.work_dir else None,
             batch_id=batch_id,
         )
         return extractor_for(p.source).estimate(ctx)
@@ -310,6 +339,7 @@ def _estimate_live(
         run_date=inputs.run_date,
         run_at=inputs.run_at,
         base_dir=Path(settings.base_dir),
+        work_dir=Path(settings.work_dir) if settings.work_dir else None,
         cursor=start,
         until=until,
         batch_id=batch_id,

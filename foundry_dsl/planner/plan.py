@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from foundry_dsl import ir
+from foundry_dsl.errors import Diagnostic
+from foundry_dsl.planner.checks import EnvVar
 from foundry_dsl.planner.graph import TaskGraph
+from foundry_dsl.planner.origin import CursorOrigin
 from foundry_dsl.planner.windows import Window, WindowRequest
 from foundry_dsl.sources.base import Estimate
 
@@ -61,6 +64,11 @@ class RunSettings:
     cleanup_on_failure: bool
     allow_empty: bool  # from the run block or --allow-empty
     source_connections: int | None = None  # parts reading the source at once (None: all)
+    #: the current directory where the plan was made: custom modules are looked for
+    #: there after base_dir, as the original tool did ("": not searched)
+    work_dir: str = ""
+    #: keep a copy of the committed files under scratch_dir/<partition> (object stores)
+    keep_local_files: bool = False
 
     def output(self, fmt: str) -> Output:
         return next(o for o in self.outputs if o.format == fmt)
@@ -92,6 +100,12 @@ class PipelinePlan:
     window: Window | None = None
     #: why the run would be refused (an ambiguous backfill), when it would
     window_error: str | None = None
+    #: every environment variable the pipeline reads (names and whether set; no values)
+    env: tuple[EnvVar, ...] = ()
+    #: what would make the run fail at once, seen from the IR (a glob matching nothing)
+    warnings: tuple[Diagnostic, ...] = ()
+    #: where the start cursor comes from (incremental sources); None: no cursor
+    cursor: CursorOrigin | None = None
 
     @property
     def name(self) -> str:
@@ -100,6 +114,14 @@ class PipelinePlan:
     @property
     def marker(self) -> str:
         return MARKERS[self.action]
+
+    def missing_env(self) -> list[str]:
+        """Variables the run needs that are not set (or empty)."""
+        return [v.name for v in self.env if v.missing]
+
+    def blocked(self) -> bool:
+        """Whether apply would fail at once as things stand (a variable, a warning)."""
+        return bool(self.missing_env() or self.warnings)
 
 
 @dataclass(frozen=True)
@@ -123,6 +145,10 @@ class Plan:
         """Pipelines whose run would be refused (an ambiguous backfill)."""
         return [p for p in self.pipelines if p.window_error]
 
+    def blocked(self) -> list[PipelinePlan]:
+        """Pipelines whose run would fail at once: an unset variable, a warning."""
+        return [p for p in self.pipelines if p.blocked()]
+
     def summary_line(self) -> str:
         n = len(self.pipelines)
         counts = self.counts()
@@ -136,7 +162,11 @@ class Plan:
             if counts[k]
         ]
         head = f"{n} pipeline{'s' if n != 1 else ''}"
-        return f"{head}: {', '.join(parts)}" if parts else f"{head}: nothing to do"
+        line = f"{head}: {', '.join(parts)}" if parts else f"{head}: nothing to do"
+        blocked = len(self.blocked())
+        if blocked:
+            line += f"; {blocked} cannot run yet (see env and warning)"
+        return line
 
 
 def describe_source(source: ir.Source) -> str:

@@ -80,6 +80,7 @@ class ApiExtractor(Extractor):
 
     def extract(self, ctx: ExtractContext, part: int = 0) -> Iterator[Batch | NewCursor]:
         from foundry_dsl.sources.http.client import HttpClient
+        from foundry_dsl.sources.http.collector import fewer_collections
 
         src = self.source
         client = HttpClient(src, ctx.pipeline.name)
@@ -89,16 +90,17 @@ class ApiExtractor(Extractor):
         tracker = _MaxTracker(inc.field) if inc else None
         pages = records = 0
         try:
-            for batch_records in self._pages(client, ctx):
-                pages += 1
-                if ctx.until is not None and inc is not None and batch_records:
-                    batch_records = _within(batch_records, inc.field, ctx.until)
-                if not batch_records:
-                    continue
-                records += len(batch_records)
-                if tracker is not None:
-                    tracker.update(batch_records)
-                yield page_to_arrow(batch_records)
+            with fewer_collections():
+                for batch_records in self._pages(client, ctx):
+                    pages += 1
+                    if ctx.until is not None and inc is not None and batch_records:
+                        batch_records = _within(batch_records, inc.field, ctx.until)
+                    if not batch_records:
+                        continue
+                    records += len(batch_records)
+                    if tracker is not None:
+                        tracker.update(batch_records)
+                    yield page_to_arrow(batch_records)
         finally:
             client.close()
             self._secrets = client.secrets()
@@ -234,8 +236,11 @@ def _fetch(src: ir.ApiSource, client: Any, where: Callable[[str], str], index: i
     started = time.monotonic()
     resp = client.get(request.url, request.params, src.body)
     seconds = time.monotonic() - started
-    doc = parse_json(resp.body, where(resp.url))
-    recs = records_at(doc, compile_path(src.records), src.records, where(resp.url), resp.body)
+    def here() -> str:
+        return where(resp.url)
+
+    doc = parse_json(resp.body, here)
+    recs = records_at(doc, compile_path(src.records), src.records, here, resp.body)
     return Page(index, request, resp.url, doc, recs, resp.headers, seconds)
 
 
@@ -274,23 +279,30 @@ def _indexed(src: ir.ApiSource, client: Any, pager: Any, where: Callable[[str], 
 
     The window adapts: a page that arrives fast (a nearby server) gains nothing
     from parallel requests, whose threads would only contend with conversion for
-    the GIL, so it stays at one page; slow pages (a distant API) open it up to
-    LOOKAHEAD. Pages fetched past the end are dropped unread, and so are their
-    errors: only a page the stop rules reach can fail the extraction.
+    the GIL, so it stays at one page, fetched on this thread (a handoff between
+    threads per page costs more than the fetch's own Python); slow pages (a
+    distant API) open it up to LOOKAHEAD pages, fetched by a pool. Pages fetched
+    past the end are dropped unread, and so are their errors: only a page the
+    stop rules reach can fail the extraction.
     """
     max_pages = getattr(src.paginate, "max_pages", None)
-    inflight: deque[Future[Any]] = deque()
+    inflight: deque[Future[Any] | _Ready] = deque()
     next_index = 0
     pool = ThreadPoolExecutor(LOOKAHEAD, thread_name_prefix="foundry-api-page")
     page_seconds = 0.0  # moving average of how long a page takes to arrive
+    window = 1
 
     def submit() -> None:
         nonlocal next_index
         if max_pages is not None and next_index >= max_pages:
             return
         i = next_index
-        inflight.append(pool.submit(_fetch, src, client, where, i, pager.request_at(i)))
+        request = pager.request_at(i)
         next_index += 1
+        if window == 1 and not inflight:
+            inflight.append(_Ready(_fetch(src, client, where, i, request)))
+        else:
+            inflight.append(pool.submit(_fetch, src, client, where, i, request))
 
     try:
         submit()
@@ -313,6 +325,16 @@ def _indexed(src: ir.ApiSource, client: Any, pager: Any, where: Callable[[str], 
         # speculative requests past the end stop at their next attempt
         client.cancelled.set()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Ready:
+    """A page fetched on the window's own thread, read like a pool's future."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+
+    def result(self) -> Any:
+        return self.page
 
 
 def _within(records: list[dict[str, Any]], field: str, until: str) -> list[dict[str, Any]]:

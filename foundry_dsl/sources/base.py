@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from foundry_dsl.errors import Diagnostic
 from foundry_dsl.write.batch import Batch
 
 if TYPE_CHECKING:
@@ -64,6 +65,9 @@ class ExtractContext:
     until: str | None = None
     batch_id: str = ""
     prepared: Any = None  # what Extractor.prepare returned for this run
+    #: the current directory where the plan was made: a custom source's module is
+    #: looked for there after base_dir (the original tool's layout); None: not searched
+    work_dir: Path | None = None
 
 
 class Extractor(ABC):
@@ -95,6 +99,17 @@ class Extractor(ABC):
     def estimates_offline(cls, source: Any) -> bool:
         """Whether :meth:`estimate` works without contacting anything or importing user code."""
         return False
+
+    @classmethod
+    def preflight(
+        cls, source: Any, base_dir: Path, work_dir: Path | None = None
+    ) -> list[Diagnostic]:
+        """What would make a run fail at once, found without contacting the source or
+        running user code (``plan`` shows them as warnings): a glob that matches
+        nothing, a custom module that is not there. Positioned at the setting; an
+        ``error`` severity means ``validate`` refuses the file too. ``base_dir`` and
+        ``work_dir`` as in :class:`ExtractContext`."""
+        return []
 
     # --- the run --------------------------------------------------------------------------
 

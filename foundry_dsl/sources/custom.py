@@ -1,8 +1,11 @@
 """Sources: ``custom`` — a Python class of the user's, old style or streaming.
 
-The module is found in the pipeline file's folder, then in foundry's
-``stdlib/``, then on the Python path. The class is constructed without
-arguments and called through one of two interfaces:
+The module is found in the pipeline file's folder, then in the current
+directory where the plan was made (the original tool's layout:
+``bronze-extract --config configs/x.yaml`` with ``examples/...`` beside
+``configs/``), then in foundry's ``stdlib/``, then on the Python path. The
+class is constructed without arguments and called through one of two
+interfaces:
 
 * foundry's streaming one: ``extract(self, ctx)`` yields batches (lists of
   dicts, Arrow record batches or tables) and optionally a final
@@ -40,7 +43,7 @@ from types import ModuleType
 from typing import Any
 
 from foundry_dsl import ir
-from foundry_dsl.errors import ExtractError, FoundryError, did_you_mean
+from foundry_dsl.errors import Diagnostic, ExtractError, FoundryError, did_you_mean
 from foundry_dsl.sources.base import (
     Batch,
     Estimate,
@@ -58,7 +61,11 @@ _MEASURE_EVERY = 16  # records of a stream: one in this many is measured
 _import_lock = threading.RLock()
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
 #: the original YAML's names for storage fields, where they differ
-_SPEC_NAMES = {("s3", "bucket"): "s3_bucket", ("s3", "prefix"): "s3_prefix"}
+_SPEC_NAMES = {
+    ("s3", "bucket"): "s3_bucket",
+    ("s3", "prefix"): "s3_prefix",
+    ("custom", "root"): "custom_root",
+}
 _ALIASES = {"extractors": "foundry_dsl.extractors", "extractors.base": "foundry_dsl.extractors.base"}
 
 
@@ -87,16 +94,21 @@ class _CompatFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return None  # the real module is already executed
 
 
-def _roots(base_dir: Path) -> list[Path]:
+def search_roots(base_dir: Path, work_dir: Path | None = None) -> list[Path]:
+    """The folders a custom module is looked for in, in order, before the Python path:
+    the pipeline file's, the current directory where the plan was made, stdlib/."""
     from foundry_dsl.resources import stdlib_dir
 
-    return [Path(base_dir), stdlib_dir()]
+    roots = [Path(base_dir)]
+    if work_dir is not None and Path(work_dir).resolve() != Path(base_dir).resolve():
+        roots.append(Path(work_dir))
+    return [*roots, stdlib_dir()]
 
 
-def _root_of(module: str, base_dir: Path) -> Path | None:
-    """The first of the pipeline's folder and stdlib/ that holds ``module``."""
+def _root_of(module: str, base_dir: Path, work_dir: Path | None = None) -> Path | None:
+    """The first of :func:`search_roots` that holds ``module``."""
     top = module.split(".")[0]
-    for root in _roots(base_dir):
+    for root in search_roots(base_dir, work_dir):
         if (root / f"{top}.py").is_file() or (root / top).is_dir():
             return root
     return None
@@ -112,9 +124,10 @@ def _under(path: str | None, root: Path) -> bool:
         return False
 
 
-def import_user_module(module: str, base_dir: Path) -> ModuleType:
-    """Import ``module`` from the pipeline's folder, stdlib/, or the Python path."""
-    root = _root_of(module, base_dir)
+def import_user_module(module: str, base_dir: Path, work_dir: Path | None = None) -> ModuleType:
+    """Import ``module`` from the pipeline's folder, the plan's current directory,
+    stdlib/, or the Python path."""
+    root = _root_of(module, base_dir, work_dir)
     top = module.split(".")[0]
     finder = _CompatFinder()
     with _import_lock:
@@ -161,9 +174,11 @@ def spec_config(pipeline: ir.Pipeline) -> dict[str, Any]:
     assert isinstance(source, ir.CustomSource)
     run = pipeline.run
     platform = pipeline.platform
-    storage: dict[str, Any] = {"storage_backend": platform.storage.kind}
+    kind = platform.storage.kind
+    backend = platform.storage.backend if isinstance(platform.storage, ir.CustomStorage) else kind
+    storage: dict[str, Any] = {"storage_backend": backend}
     for name, value in platform.storage:
-        if name in ("kind", "span") or value is None:
+        if name in ("kind", "span", "backend") or value is None:
             continue
         if isinstance(value, ir.EnvRef):
             storage[f"{name}_env"] = value.name
@@ -246,6 +261,15 @@ class CustomExtractor(Extractor):
     def keeps_cursor(cls, source: ir.CustomSource) -> bool | None:
         return None  # a class says so by storing cursors
 
+    @classmethod
+    def preflight(
+        cls, source: ir.CustomSource, base_dir: Path, work_dir: Path | None = None
+    ) -> list[Diagnostic]:
+        """The module and class looked for by reading files, never importing them."""
+        from foundry_dsl.sources.custom_check import check
+
+        return check(source, search_roots(base_dir, work_dir))
+
     def __init__(self, source: ir.CustomSource) -> None:
         super().__init__(source)
         self._instance: Any = None
@@ -281,12 +305,13 @@ class CustomExtractor(Extractor):
         src = self.source
         self._pipeline = ctx.pipeline.name
         try:
-            module = import_user_module(src.module, ctx.base_dir)
+            module = import_user_module(src.module, ctx.base_dir, ctx.work_dir)
         except ModuleNotFoundError as exc:
             if exc.name and src.module.startswith(exc.name):
+                folders = ", ".join(str(r) for r in search_roots(ctx.base_dir, ctx.work_dir)[:-1])
                 raise ExtractError(
                     f"{ctx.pipeline.name}: cannot find module '{src.module}' for the custom "
-                    f"source (looked in {ctx.base_dir}, foundry's stdlib/ and the Python path)"
+                    f"source (looked in {folders}, foundry's stdlib/ and the Python path)"
                 ) from exc
             raise self._fail(ctx, exc, "could not be imported") from exc
         except Exception as exc:

@@ -1,32 +1,35 @@
-"""The database source: a SQL query over ODBC, streamed as Arrow record batches.
+"""The database source: a SQL query streamed as Arrow record batches.
 
 Source layer. Reads a :class:`~foundry_dsl.ir.DbSource` and hands the executor
-Arrow record batches (``arrow-odbc`` fills Arrow buffers straight from the
-driver: no Python object per value), then a :class:`NewCursor`.
+Arrow record batches, then a :class:`NewCursor`. A link (``sql.link``) reaches
+the database: ADBC for PostgreSQL (a ``postgresql://`` URL, or ``driver =
+adbc``: libpq's binary COPY, ``sql.adbc``), ODBC for everything else
+(``arrow-odbc`` fills Arrow buffers straight from the driver, ``sql.odbc``).
+Either way no Python object is made per value, and this module's SQL is the same.
 
 Once per run, before any part starts (``prepare``, wherever the run is
 coordinated), one aggregate query over the rows to read gives what every part
-must agree on: the range cut points (from MIN/MAX of ``partition_column``) and
-the transfer-buffer width (the longest value of each text/binary column whose
-width the schema does not bound: psqlODBC reports 8,190 characters for ``text``
-and no bound for ``bytea``; trusting either truncates or costs a gigabyte per
-batch). Incremental runs also count rows whose key is NULL. The result, a
-picklable :class:`Prepared`, reaches each part as ``ctx.prepared``.
+must agree on: the range cut points (from MIN/MAX of ``partition_column``) and,
+for ODBC, the transfer-buffer width (the longest value of each text/binary
+column whose width the schema does not bound: psqlODBC reports 8,190 characters
+for ``text`` and no bound for ``bytea``; trusting either truncates or costs a
+gigabyte per batch). Incremental runs also count rows whose key is NULL. The
+result, a picklable :class:`Prepared`, reaches each part as ``ctx.prepared``.
 
 How a part reads (``extract``):
 
-1. describe the query's columns (``sql.dialect``): exact types the ODBC metadata hides;
+1. describe the query's columns (``link.describe``): exact types, the projection;
 2. build ``SELECT ... FROM (<query>) q WHERE ...`` with the incremental window
    (``key > ?``, and ``key <= ?`` when the run replays a committed window; bound
    parameters) and this part's range (``sql.query``);
-3. stream batches (arrow-odbc fetches the next batch on its own thread while
-   this one hands the last on); track max(key).
+3. stream batches (``link.read``); track max(key).
 
 Figures for the run's metadata go into :attr:`DbExtractor.report`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -35,17 +38,17 @@ from typing import TYPE_CHECKING, Any
 from foundry_dsl import cursors as cursor
 from foundry_dsl.errors import ExtractError
 from foundry_dsl.sources.base import Estimate, ExtractContext, Extractor, NewCursor
-from foundry_dsl.sources.sql import connstr, query, ranges
-from foundry_dsl.sources.sql.dialect import Shape, describe
+from foundry_dsl.sources.sql import pgurl, query, ranges
+from foundry_dsl.sources.sql.adbc import AdbcLink
+from foundry_dsl.sources.sql.link import Link, Unusable
+from foundry_dsl.sources.sql.odbc import OdbcLink
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from foundry_dsl import ir
+    from foundry_dsl.sources.sql.dialect import Shape
 
-#: transfer buffer cap per batch; arrow-odbc shrinks the rows per batch to stay below it.
-#: Wide rows cost bytes, not rows: two batches in flight stay small whatever the width
-MAX_BYTES_PER_BATCH = 16 * 1024 * 1024
 #: smallest text buffer; headroom over the probed width for rows that arrive meanwhile
 MIN_TEXT = 64
 
@@ -55,7 +58,7 @@ class Prepared:
     """Computed once per run by :meth:`DbExtractor.prepare`; every part reads with it."""
 
     cuts: tuple[str | None, ...]  # partitions - 1 interior cut points, as cursor text
-    text_size: int  # transfer buffer per text/binary value, bytes
+    text_size: int  # transfer buffer per text/binary value, bytes (ODBC; 0 for ADBC)
     null_keys: int | None = None  # rows whose incremental key is NULL (incremental only)
 
 
@@ -72,6 +75,8 @@ class DbExtractor(Extractor):
             extra += f", incremental on {source.incremental_key}"
         if source.partitions > 1:
             extra += f", {source.partitions} ranges on {source.partition_column}"
+        if source.driver != "auto":
+            extra += f", driver {source.driver}"
         return f"db {source.connection}: {query}{extra}"
 
     @classmethod
@@ -92,7 +97,7 @@ class DbExtractor(Extractor):
 
     def __init__(self, source: ir.DbSource) -> None:
         super().__init__(source)
-        self._conn: str | None = None
+        self._link: Link | None = None
         # used when no one called prepare (direct use): parts of one run on this
         # instance still compute it once and agree on it
         self._own: dict[tuple[str | None, str | None, str, str], Prepared] = {}
@@ -139,14 +144,21 @@ class DbExtractor(Extractor):
 
     def secrets(self) -> list[str]:
         conn = self.source.connection.resolve(required=False)
-        return connstr.secrets(conn) if conn else []
+        return choose(conn, self.source.driver, self.source.batch_size).secrets() if conn else []
+
+    @property
+    def link(self) -> Link:
+        """How this source reaches its database (resolves the connection's env variable)."""
+        if self._link is None:
+            src = self.source
+            self._link = choose(src.connection.resolve() or "", src.driver, src.batch_size)
+        return self._link
 
     def extract(self, ctx: ExtractContext, part: int = 0) -> Iterator[pa.RecordBatch | NewCursor]:
         import pyarrow as pa
         import pyarrow.compute as pc
 
         src = self.source
-        conn = self._connection()
         pipeline = ctx.pipeline.name
         meta, shape = self._describe(pipeline)
         try:
@@ -162,35 +174,25 @@ class DbExtractor(Extractor):
             )
             if cond:
                 where.add(cond[0], *cond[1])
-        text_size = prepared.text_size
         if part == 0 and prepared.null_keys is not None:
             self.report["null_incremental_key_rows"] = prepared.null_keys
 
-        sql = query.select(src.query, shape.projection, where)
         key = src.incremental_key
         best: Any = None
         with self._errors(pipeline, "reading rows"):
-            import arrow_odbc
-
-            reader = arrow_odbc.read_arrow_batches_from_odbc(
-                sql, connstr.sized(conn, text_size), batch_size=src.batch_size, parameters=where.params or None,
-                max_bytes_per_batch=MAX_BYTES_PER_BATCH, max_text_size=text_size,
-                max_binary_size=text_size, map_schema=_float64(shape.double_columns),
-                fetch_concurrently=True,
-            )
-            schema = _fixed_schema(reader.schema, shape)
+            rows = self.link.read(src.query, shape, where, prepared.text_size)
             landed = 0
-            for raw in reader:
-                batch = _fix(raw, schema)
-                landed += batch.num_rows
-                if key is not None and batch.num_rows:
-                    top = pc.max(batch.column(key)).as_py()
-                    if top is not None and (best is None or top > best):
-                        best = top
-                yield batch
+            with contextlib.closing(rows):  # a consumer that stops early frees the connection
+                for batch in rows.batches:
+                    landed += batch.num_rows
+                    if key is not None and batch.num_rows:
+                        top = pc.max(batch.column(key)).as_py()
+                        if top is not None and (best is None or top > best):
+                            best = top
+                    yield batch
             if not landed:
                 # an empty part still commits, with its schema
-                yield pa.RecordBatch.from_pylist([], schema=schema)
+                yield pa.RecordBatch.from_pylist([], schema=rows.schema)
         if key is not None:
             new = cursor.render(best) if best is not None else None
             if new is not None and since is not None and cursor.greatest([since, new]) == since:
@@ -213,21 +215,13 @@ class DbExtractor(Extractor):
 
     # --- steps ---------------------------------------------------------------------
 
-    def _connection(self) -> str:
-        if self._conn is None:
-            raw = self.source.connection.resolve() or ""
-            self._conn = connstr.tuned(raw, self.source.batch_size)
-        return self._conn
-
     def _describe(self, pipeline: str) -> tuple[Any, Shape]:
-        """A pyodbc connection (the caller closes it) and the query's columns."""
-        import pyodbc
-
+        """A DB-API connection (the caller closes it) and the query's columns."""
         with self._errors(pipeline, "connecting"):
-            meta = pyodbc.connect(self._connection(), autocommit=True)
+            meta = self.link.connect()
         try:
             with self._errors(pipeline, "describing the query"):
-                return meta, describe(meta, self.source.query, connstr.is_postgres(self._connection()))
+                return meta, self.link.describe(meta, self.source.query)
         except BaseException:
             meta.close()
             raise
@@ -265,19 +259,16 @@ class DbExtractor(Extractor):
     def _prepare(self, ctx: ExtractContext, meta: Any, shape: Shape, *, ranges_only: bool = False) -> Prepared:
         """One scan of the rows to read for MIN/MAX and the longest values; one count of NULL keys."""
         src = self.source
+        link = self.link
         ranged = src.partitions > 1 and src.partition_bounds is None
-        exprs = [] if src.max_text_size or ranges_only else shape.length_probe()
+        measure = link.measures_text and not (src.max_text_size or ranges_only)
+        exprs = shape.length_probe() if measure else []
         values: list[Any] = []
         if ranged or exprs:
             where, _ = self._filter(ctx, shape)
             col = f"q.{query.quote(src.partition_column or '')}"
             cols = ([f"MIN({col})", f"MAX({col})"] if ranged else []) + exprs
-            cur = meta.cursor()
-            cur.execute(
-                f"SELECT {', '.join(cols)} FROM ({query.base(src.query)}) q{where.sql()}",
-                *where.params,
-            )
-            values = list(cur.fetchone())
+            values = link.one_row(meta, cols, src.query, where)
         cuts: list[str | None] = []
         if src.partitions > 1:
             low, high = values[:2] if ranged else (src.partition_bounds or (None, None))
@@ -289,7 +280,9 @@ class DbExtractor(Extractor):
                     f"{src.partition_column!r}: {exc}; use a number, date or timestamp column"
                 ) from None
             cuts = [None if c is None else cursor.render(c) for c in found]
-        if src.max_text_size:
+        if not link.measures_text:
+            text_size = 0  # no transfer buffers to size
+        elif src.max_text_size:
             text_size = src.max_text_size
         else:
             lengths = values[2:] if ranged else values
@@ -298,22 +291,30 @@ class DbExtractor(Extractor):
             text_size = max(MIN_TEXT, longest + longest // 8, shape.declared_bytes())
         null_keys = None
         if src.incremental_key and not ranges_only:
-            key = f"q.{query.quote(src.incremental_key)}"
-            cur = meta.cursor()
-            cur.execute(f"SELECT COUNT(*) FROM ({query.base(src.query)}) q WHERE {key} IS NULL")
-            null_keys = int(cur.fetchone()[0])
+            nulls = query.Filter()
+            nulls.add(f"q.{query.quote(src.incremental_key)} IS NULL")
+            null_keys = int(link.one_row(meta, ["COUNT(*)"], src.query, nulls)[0])
         return Prepared(tuple(cuts), text_size, null_keys)
 
     def _errors(self, pipeline: str, doing: str) -> _Errors:
-        return _Errors(pipeline, doing, self._connection())
+        return _Errors(pipeline, doing, self.link)
+
+
+def choose(written: str, driver: str, batch_size: int) -> Link:
+    """The link for a connection: ``driver = adbc`` or ``odbc`` as set; ``auto`` takes ADBC
+    for a ``postgresql://`` URL and ODBC for a connection string."""
+    if driver == "adbc" or (driver == "auto" and pgurl.is_url(written)):
+        return AdbcLink(written, batch_size)
+    return OdbcLink(written, batch_size)
 
 
 class _Errors:
     """Turns driver errors into ExtractError: the driver's message, the pipeline, the
-    connection string with its secrets redacted, and what to do next."""
+    connection with its secrets redacted, and what to do next. Refused credentials are
+    terminal; an unreachable server is transient."""
 
-    def __init__(self, pipeline: str, doing: str, conn: str) -> None:
-        self.pipeline, self.doing, self.conn = pipeline, doing, conn
+    def __init__(self, pipeline: str, doing: str, link: Link) -> None:
+        self.pipeline, self.doing, self.link = pipeline, doing, link
 
     def __enter__(self) -> None:
         return None
@@ -321,72 +322,35 @@ class _Errors:
     def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
         if exc is None or isinstance(exc, ExtractError | GeneratorExit):
             return
-        names = {"Error", "OperationalError", "ProgrammingError", "InterfaceError",
-                 "DatabaseError", "DataError", "IntegrityError", "NotSupportedError"}
-        if type(exc).__name__ not in names:
+        link = self.link
+        if isinstance(exc, Unusable):
+            message = f"pipeline {self.pipeline}: {exc}\n  connection: {link.shown()}"
+            raise ExtractError(link.scrub(message)) from None
+        failure = link.failure(exc)
+        if failure is None:
             return
-        text = " ".join(str(a) for a in exc.args) if exc.args else str(exc)
-        text = " ".join(text.split())
-        connect = "SQLDriverConnect" in text or "08001" in text or "[08" in text or "IM002" in text
         # refused credentials are terminal: a retry meets the same refusal (and may lock
         # the account); only an unreachable server is worth another try
-        denied = any(marker in text.lower() for marker in _DENIED)
+        denied = any(marker in failure.text.lower() for marker in _DENIED)
         hint = (
             "check the user and password in the connection string; retrying will not help"
             if denied
             else "check the connection string and that the database is reachable"
-            if connect
+            if failure.connect
             else "check the query; run it in a SQL client with the same connection"
         )
-        if "too large to be written into the allocated buffer" in text:
-            hint = "a value grew while reading; run again, or set max_text_size"
         message = (
-            f"pipeline {self.pipeline}: database error while {self.doing}: {text}\n"
-            f"  connection: {connstr.redacted(self.conn)}\n"
-            f"  next: {hint}"
+            f"pipeline {self.pipeline}: database error while {self.doing}: {failure.text}\n"
+            f"  connection: {link.shown()}\n"
+            f"  next: {failure.hint or hint}"
         )
-        raise ExtractError(connstr.scrub(message, self.conn), transient=connect and not denied) from None
+        raise ExtractError(link.scrub(message), transient=failure.connect and not denied) from None
 
 
 #: how drivers say the credentials were refused (PostgreSQL 28P01/28000, SQL Server 18456,
 #: MySQL 1045, Oracle ORA-01017), lower-cased
 _DENIED = ("password authentication failed", "28p01", "[28000]", "login failed for user",
            "access denied for user", "ora-01017", "authentication failed")
-
-
-def _float64(names: list[str]) -> Any:
-    if not names:
-        return None
-
-    def remap(schema: pa.Schema) -> pa.Schema:
-        import pyarrow as pa
-
-        return pa.schema(
-            [pa.field(f.name, pa.float64()) if f.name in names else f for f in schema]
-        )
-
-    return remap
-
-
-def _fixed_schema(schema: pa.Schema, shape: Shape) -> pa.Schema:
-    import pyarrow as pa
-
-    fields = []
-    for f in schema:
-        if f.name in shape.utc_columns:
-            f = pa.field(f.name, pa.timestamp(f.type.unit, tz="UTC"), nullable=True)
-        fields.append(f)
-    return pa.schema(fields)
-
-
-def _fix(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    # UTC-labelled timestamps share the naive buffers: a metadata-only cast
-    if batch.schema.equals(schema):
-        return batch
-    import pyarrow as pa
-
-    cols = [c if c.type == f.type else c.cast(f.type) for c, f in zip(batch.columns, schema, strict=True)]
-    return pa.RecordBatch.from_arrays(cols, schema=schema)
 
 
 def _text(value: Any) -> str | None:

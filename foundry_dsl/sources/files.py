@@ -19,10 +19,11 @@ import glob as globmod
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from foundry_dsl import ir
-from foundry_dsl.errors import ExtractError
+from foundry_dsl.errors import Diagnostic, ExtractError
 from foundry_dsl.sources.base import Batch, Estimate, ExtractContext, Extractor, NewCursor
 
 if TYPE_CHECKING:
@@ -94,6 +95,29 @@ class FilesExtractor(Extractor):
     def estimate_live(self, ctx: ExtractContext) -> Estimate | None:
         return self.estimate(ctx) if not self.estimates_offline(self.source) else None
 
+    @classmethod
+    def preflight(
+        cls, source: ir.FilesSource, base_dir: Path, work_dir: Path | None = None
+    ) -> list[Diagnostic]:
+        """A local path or glob that matches no file: the run would fail at once.
+        Remote paths are not listed here (that contacts the store)."""
+        found = []
+        for pattern in source.paths:
+            if _is_url(pattern) and not pattern.startswith("file://"):
+                continue
+            local = pattern.removeprefix("file://")
+            if _local_files(local, base_dir):
+                continue
+            where = "" if os.path.isabs(local) else f" (relative to {_shown(base_dir)}/)"
+            found.append(Diagnostic(
+                f"no file matches '{pattern}'{where}",
+                source.span_of("paths"),
+                "a run fails at once unless files arrive before it; check the path or glob",
+                severity="warning",
+                code="W001",
+            ))
+        return found
+
     def _options(self) -> dict[str, Any]:
         return {k: ir.resolve(v) if isinstance(v, ir.EnvRef) else v for k, v in self.source.options.items()}
 
@@ -130,9 +154,7 @@ class FilesExtractor(Extractor):
         if pattern.startswith("file://"):
             pattern = pattern[len("file://") :]
         if not _is_url(pattern):
-            full = pattern if os.path.isabs(pattern) else os.path.join(ctx.base_dir, pattern)
-            paths = globmod.glob(full, recursive=True) if globmod.has_magic(full) else [full]
-            return [Found(p, os.path.getsize(p)) for p in sorted(paths) if os.path.isfile(p)]
+            return [Found(p, os.path.getsize(p)) for p in _local_files(pattern, ctx.base_dir)]
         fs, path = self._filesystem(pattern)
         protocol = pattern.split("://", 1)[0]
         try:
@@ -192,6 +214,22 @@ class FilesExtractor(Extractor):
         finally:
             con.close()
         yield NewCursor(None)
+
+
+def _local_files(pattern: str, base_dir: Path) -> list[str]:
+    """The files a local path or glob names (relative to ``base_dir``), sorted."""
+    full = pattern if os.path.isabs(pattern) else os.path.join(base_dir, pattern)
+    paths = globmod.glob(full, recursive=True) if globmod.has_magic(full) else [full]
+    return [p for p in sorted(paths) if os.path.isfile(p)]
+
+
+def _shown(folder: Path) -> str:
+    """``folder`` relative to the current directory when inside it (plans stay the
+    same wherever the project is checked out), else absolute."""
+    try:
+        return Path(folder).resolve().relative_to(Path.cwd().resolve()).as_posix() or "."
+    except ValueError:
+        return str(folder)
 
 
 def _gathered(reader: Iterable[pa.RecordBatch]) -> Iterator[pa.Table]:

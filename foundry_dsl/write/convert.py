@@ -20,7 +20,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -33,6 +34,12 @@ if TYPE_CHECKING:
 _ARROW_REFUSALS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError)
 #: records measured to estimate the bytes of a list of records
 _SAMPLE_RECORDS = 32
+#: :func:`coalesce` joins small Arrow batches up to this many rows ...
+COALESCE_ROWS = 65_536
+#: ... and this many bytes of Arrow buffers ...
+COALESCE_BYTES = 4 * 2**20
+#: ... holding the first of them at most this long (seconds)
+COALESCE_SECONDS = 1.0
 
 
 def batch_bytes(batch: Any) -> int:
@@ -89,6 +96,59 @@ def split_batch(batch: Any, max_bytes: int) -> Iterator[Any]:
     rows = max(1, int(len(batch) * max_bytes / size))
     for i in range(0, len(batch), rows):
         yield batch[i : i + rows]
+
+
+def coalesce(
+    items: Iterable[Any],
+    max_rows: int = COALESCE_ROWS,
+    max_bytes: int = COALESCE_BYTES,
+    max_seconds: float = COALESCE_SECONDS,
+) -> Iterator[Any]:
+    """``items`` with consecutive small Arrow batches of one schema joined into one.
+
+    A group ends at ``max_rows`` rows, at ``max_bytes`` bytes, at a batch of
+    another schema, at anything that is not a small Arrow batch (records, a
+    cursor, an empty batch: handed on after the group, in order), and once
+    ``max_seconds`` have passed since its first batch arrived. Values, types
+    and order are unchanged; only the number of batches is.
+    """
+    group: list[Any] = []
+    rows = size = 0
+    since = 0.0
+    try:
+        for item in items:
+            if (isinstance(item, (pa.RecordBatch, pa.Table)) and item.num_columns
+                    and 0 < item.num_rows < max_rows and (n := int(item.nbytes)) < max_bytes):
+                if group and not item.schema.equals(group[0].schema, check_metadata=True):
+                    yield _joined(group)
+                    group, rows, size = [], 0, 0
+                if not group:
+                    since = time.monotonic()
+                group.append(item)
+                rows += item.num_rows
+                size += n
+                if rows >= max_rows or size >= max_bytes or time.monotonic() - since >= max_seconds:
+                    yield _joined(group)
+                    group, rows, size = [], 0, 0
+                continue
+            if group:
+                yield _joined(group)
+                group, rows, size = [], 0, 0
+            yield item
+        if group:
+            yield _joined(group)
+    finally:
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()  # a generator's cleanup (an extractor's threads) runs now, not at GC
+
+
+def _joined(group: list[Any]) -> Any:
+    if len(group) == 1:
+        return group[0]
+    batches = [b for t in group for b in (t.to_batches() if isinstance(t, pa.Table) else [t])]
+    # contiguous columns: the writer hands DuckDB one batch instead of one per page
+    return pa.Table.from_batches(batches, schema=group[0].schema).combine_chunks()
 
 
 def to_table(batch: Batch) -> pa.Table:

@@ -15,7 +15,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
+
+# pyarrow.compute builds a wrapper for every kernel when imported (0.1-0.2 s of
+# start-up): only a cast needs it; the per-batch check calls its kernel directly
+from pyarrow._compute import call_function
 
 from foundry_dsl.errors import ExtractError
 
@@ -203,9 +206,13 @@ def cast_array(arr: pa.Array | pa.ChunkedArray, target: pa.DataType) -> pa.Array
         cls = pa.LargeListArray if pa.types.is_large_list(target) else pa.ListArray
         if arr.offset or arr.null_count:
             # offsets of a sliced list start past 0; flatten() already dropped the prefix
+            import pyarrow.compute as pc
+
             offsets = pc.subtract(offsets, offsets[0])
             return cls.from_arrays(offsets, values, type=target, mask=arr.is_null())
         return cls.from_arrays(offsets, values, type=target)
+    import pyarrow.compute as pc
+
     try:
         return pc.cast(arr, target, safe=True)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
@@ -236,7 +243,7 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
 def _has_big_ints(column: pa.ChunkedArray) -> bool:
     if not pa.types.is_integer(column.type) or column.null_count == len(column):
         return False
-    bounds = pc.min_max(column)
+    bounds = call_function("min_max", [column])
     lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
     return bool(abs(lo) > MAX_EXACT_INT or abs(hi) > MAX_EXACT_INT)
 
@@ -271,6 +278,9 @@ class BatchSchema:
         self.schema: pa.Schema | None = None
         self.version = 0
         self._big_ints: set[str] = set()
+        # the last table schema that widened nothing: the same again (every page of an
+        # API, every batch of a query) skips unify, which costs more than the rest
+        self._seen: pa.Schema | None = None
 
     @property
     def big_ints(self) -> frozenset[str]:
@@ -279,12 +289,21 @@ class BatchSchema:
 
     def add(self, table: pa.Table) -> pa.Table:
         """Widen with ``table``'s schema and return ``table`` conformed to it."""
-        for name in table.column_names:
-            if name not in self._big_ints and _has_big_ints(table.column(name)):
-                self._big_ints.add(name)
+        found = False
+        for i, field in enumerate(table.schema):
+            if (pa.types.is_integer(field.type) and field.name not in self._big_ints
+                    and _has_big_ints(table.column(i))):
+                self._big_ints.add(field.name)
+                found = True
+        if not found and self._seen is not None and table.schema.equals(self._seen):
+            assert self.schema is not None
+            return conform(table, self.schema)
         widened = table.schema if self.schema is None else unify(self.schema, table.schema)
         widened = _big_ints_as_text(widened, self._big_ints)
         if self.schema is None or not widened.equals(self.schema):
             self.schema = widened
             self.version += 1
+            self._seen = None
+        else:
+            self._seen = table.schema
         return conform(table, self.schema)

@@ -46,7 +46,7 @@ def test_a_file_that_cannot_be_read_is_an_error_not_a_traceback(
     command: str, name: str, unreadable: Path, snapshot: object
 ) -> None:
     out = foundry(command, name, cwd=unreadable)
-    if command == "fmt" and name.endswith(".yaml"):
+    if command == "fmt" and name == "latin1.yaml":
         assert (out.returncode, out.stderr) == (0, f"skipped {name}: fmt formats .bronze files\n")
         return
     assert out.returncode == 1

@@ -36,7 +36,7 @@ class Source(Extractor):
         gate, inside = os.path.join(folder, "gate"), os.path.join(folder, "inside")
         if os.path.exists(gate) and not os.path.exists(inside):
             open(inside, "w").close()  # tell the test we are in; a second run does not wait
-            while os.path.exists(gate):
+            while os.path.exists(gate):  # the test removes it: an event, not a time
                 time.sleep(0.01)
         yield [{{"id": i}} for i in range(since + 1, top + 1)]
         yield NewCursor(str(top) if top > since else None)

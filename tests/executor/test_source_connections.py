@@ -13,8 +13,12 @@ from foundry_dsl.executor.local import LocalExecutor
 from foundry_dsl.planner.build import build_plan
 from tests.executor.helpers import AT, DATE
 
-# each part records when it starts and ends reading, and gives another part the
-# chance to start meanwhile (it waits a little for one): overlap shows in the log
+# each part records when it starts and ends reading, and waits for another part to
+# start meanwhile, so overlap shows in the log. The wait polls the log file (parts may
+# run in other processes), and how long it lasts never decides a verdict: under a
+# limit of one no other part can start (the short wait only gives a broken limit the
+# chance to show); without a limit another part always starts, and the wait lasts
+# until it does (the long bound only turns a hang into a failure)
 SOURCE = '''
 import os, pathlib, time
 from foundry_dsl.sources.base import Extractor
@@ -28,8 +32,10 @@ class Source(Extractor):
         log = pathlib.Path(ctx.pipeline.source.params["log"])
         with open(log, "a") as fh:
             fh.write(f"start {part}\\n")
-        deadline = time.monotonic() + 0.5
-        while time.monotonic() < deadline and log.read_text().count("start") < 2:
+        deadline = time.monotonic() + float(ctx.pipeline.source.params["peer_wait"])
+        while log.read_text().count("start") < 2:
+            if time.monotonic() > deadline:
+                break
             time.sleep(0.01)
         yield [{"part": part}]
         with open(log, "a") as fh:
@@ -38,13 +44,15 @@ class Source(Extractor):
 
 
 def _pipeline(folder: Path, limit: int | None) -> ir.Pipeline:
+    peer_wait = 0.5 if limit == 1 else 120.0
     (folder / "src_conn.py").write_text(textwrap.dedent(SOURCE))
     return ir.Pipeline(
         system="s",
         table="t",
         platform=ir.Platform(name="p", storage=ir.LocalStorage(path=str(folder / "lake"))),
         source=ir.CustomSource(module="src_conn", class_name="Source",
-                               params={"log": str(folder / "reads.log")}),
+                               params={"log": str(folder / "reads.log"),
+                                       "peer_wait": peer_wait}),
         run=ir.RunOptions(local_output_dir=str(folder / "scratch"), source_connections=limit),
         source_file=str(folder / "p.bronze"),
     )

@@ -26,8 +26,22 @@ PIPELINE_FILES = sorted(
 FIXED = ["--date", "2025-01-12", "--at", "2025-01-12T14:30:00Z", "--offline"]
 
 
+def _referenced_variables() -> set[str]:
+    """Every environment variable the pipelines read: unset in the runs below, so a
+    plan's env lines are the same on every machine."""
+    from foundry_dsl import api
+    from foundry_dsl.planner.checks import env_vars
+
+    project = api.load([str(REPO / f) for f in PIPELINE_FILES])
+    return {v.name for p in project.pipelines for v in env_vars(p)}
+
+
+UNSET = _referenced_variables()
+
+
 def foundry(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "80", **(env or {})}
+    clean = {k: v for k, v in os.environ.items() if k not in UNSET}
+    full_env = {**clean, "NO_COLOR": "1", "COLUMNS": "80", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "foundry_dsl", *args],
         cwd=cwd,

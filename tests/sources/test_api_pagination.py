@@ -207,8 +207,11 @@ def test_batches_arrive_one_per_page_in_page_order(api: ApiServer) -> None:
     assert cursor is None
 
 
-def test_slow_pages_are_fetched_in_parallel(api: ApiServer) -> None:
-    api.inject(1.0, kinds=("slow",), slow=0.1)  # every page takes 100 ms to answer
+def test_slow_pages_are_fetched_in_parallel(api: ApiServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # every page counts as slow, however fast this machine answers: the window opens on
+    # the rule, not on a clock; the 100 ms answers keep the requests in flight together
+    monkeypatch.setattr("foundry_dsl.sources.api.SLOW_PAGE", -1.0)
+    api.inject(1.0, kinds=("slow",), slow=0.1)
     src = source(api.url, "offset", records="data",
                  paginate=ir.OffsetPagination(limit=25, total_path="total"))
     assert ids(src) == ALL
@@ -227,7 +230,10 @@ def test_one_page_at_a_time_shows_no_overlap_in_the_server_log(api: ApiServer) -
     assert [r.busy for r in api.log] == [0] * 5
 
 
-def test_fast_pages_are_fetched_one_at_a_time(api: ApiServer) -> None:
+def test_fast_pages_are_fetched_one_at_a_time(api: ApiServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # every page counts as fast, however slowly a loaded machine answers (a page over
+    # SLOW_PAGE seconds would open the window and fetch past the end)
+    monkeypatch.setattr("foundry_dsl.sources.api.SLOW_PAGE", float("inf"))
     src = source(api.url, "offset", records="data",
                  paginate=ir.OffsetPagination(limit=25, total_path="total"))
     assert ids(src) == ALL

@@ -64,7 +64,8 @@ def executor_options(args: argparse.Namespace) -> dict[str, object]:
 def run(args: argparse.Namespace) -> int:
     plan = build_from_args(args, look_up_storage=False)
     return execute(plan, parallel=args.parallel, log_format=args.log_format,
-                   executor=args.executor, options=executor_options(args))
+                   executor=args.executor, options=executor_options(args),
+                   debug=getattr(args, "debug", False))
 
 
 def execute(
@@ -74,8 +75,15 @@ def execute(
     log_format: str,
     executor: str = "local",
     options: dict[str, object] | None = None,
+    debug: bool = False,
 ) -> int:
-    """Run ``plan`` with progress and a summary; shared with ``bronze-extract``."""
+    """Run ``plan`` with progress and a summary; shared with ``bronze-extract``.
+
+    ``debug`` logs DEBUG lines too (the spec's debug mode). On a terminal, log
+    lines and the live progress share one Console, so lines print above it.
+    """
+    import logging
+
     from rich.console import Console
     from rich.text import Text
 
@@ -87,10 +95,16 @@ def execute(
 
     if parallel < 1:
         raise PlanError("--parallel must be at least 1")
-    setup_logging(log_format, secret_values(p.pipeline for p in plan.pipelines))
-    chosen = executor_for(executor, parallel=parallel, **(options or {}))
     err = Console(stderr=True, highlight=False)
-    if log_format == "text" and sys.stderr.isatty():
+    live = log_format == "text" and sys.stderr.isatty()
+    setup_logging(
+        log_format,
+        secret_values(p.pipeline for p in plan.pipelines),
+        level=logging.DEBUG if debug else logging.INFO,
+        console=err if live else None,
+    )
+    chosen = executor_for(executor, parallel=parallel, **(options or {}))
+    if live:
         with RichProgress(err) as progress:
             result = api.apply(plan, executor=chosen, progress=progress)
         for r in result.results:

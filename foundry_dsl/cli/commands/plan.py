@@ -12,7 +12,7 @@ import datetime as dt
 import sys
 from typing import TYPE_CHECKING
 
-from foundry_dsl.errors import ConfigError
+from foundry_dsl.errors import ConfigError, FoundryError, diagnostics_of
 
 if TYPE_CHECKING:
     from foundry_dsl.planner.plan import Plan
@@ -63,7 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--detailed-exitcode",
         action="store_true",
-        help="exit 2 when the plan would write anything, 0 when it would not",
+        help="exit 2 when the plan would write anything, 0 when it would not, 3 when a "
+        "run would fail at once (an environment variable not set, a warning)",
     )
 
 
@@ -124,8 +125,22 @@ def window_request(args: argparse.Namespace) -> WindowRequest:
     )
 
 
+#: ``--detailed-exitcode``: the plan would write (terraform's 2) / a run would fail at once
+EXIT_WRITES = 2
+EXIT_BLOCKED = 3
+
+
 def run(args: argparse.Namespace) -> int:
-    plan = build_from_args(args, look_up_storage=not args.offline, estimate=args.estimate)
+    try:
+        plan = build_from_args(args, look_up_storage=not args.offline, estimate=args.estimate)
+    except FoundryError as exc:
+        if not args.json or getattr(args, "debug", False):
+            raise
+        # editors and CI read the problems as data, exactly like `validate --json`
+        from foundry_dsl.cli.render.diagnostics_json import render_diagnostics_json
+
+        sys.stdout.write(render_diagnostics_json(diagnostics_of(exc)))
+        return 1
     if args.json:
         from foundry_dsl.cli.render.plan_json import render_plan_json
 
@@ -143,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(render_plan_text(plan, width=console.width))
     if plan.refused():
         return 1  # an ambiguous backfill: apply would refuse it too
+    if args.detailed_exitcode and plan.blocked():
+        return EXIT_BLOCKED
     if args.detailed_exitcode and plan.writes_anything():
-        return 2
+        return EXIT_WRITES
     return 0

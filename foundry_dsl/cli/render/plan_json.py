@@ -35,6 +35,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
             "create": counts["create"],
             "replace": counts["replace"],
             "unknown": counts["unknown"],
+            "blocked": len(plan.blocked()),
             "text": plan.summary_line(),
         },
     }
@@ -95,6 +96,10 @@ def pipeline_to_json(pp: PipelinePlan, estimated: bool = False) -> dict[str, Any
             **pp.window.to_json(), "description": pp.window.describe(),
         },
         "window_error": pp.window_error,
+        "cursor": None if pp.cursor is None else pp.cursor.to_json(),
+        "env": [v.to_json() for v in pp.env],
+        "warnings": [d.to_json() for d in pp.warnings],
+        "blocked": pp.blocked(),
         "allow_empty": pp.request.allow_empty or p.run.allow_empty,
         "storage_check": {
             "checked": pp.action != "unknown",

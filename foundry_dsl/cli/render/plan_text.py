@@ -1,8 +1,9 @@
 """Rendering layer: a Plan as text for people, with rich.
 
 Per pipeline: what happens (``+ create``, ``~ replace``, ``? write``), the
-source in one line, the target root, the partition tree it writes, formats,
-file limits and workers, then a summary line. Laid out as a two-column grid
+source in one line, the target root, the environment variables it reads and
+warnings, the partition tree it writes, formats, file limits and workers, where
+the start cursor comes from, then a summary line. Laid out as a two-column grid
 so long values wrap inside their column at 80 columns; colour is decoration
 only, so ``NO_COLOR=1`` loses nothing.
 """
@@ -16,8 +17,10 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from foundry_dsl.cli.render import plain
 from foundry_dsl.cli.render.graph_text import chain
-from foundry_dsl.cli.render.units import human_bytes, human_count
+from foundry_dsl.cli.render.units import files, human_bytes, human_count
+from foundry_dsl.errors import Diagnostic
 from foundry_dsl.planner.partitions import METADATA_FILE, committed_name
 from foundry_dsl.planner.plan import PipelinePlan, Plan, describe_ranges, describe_source
 
@@ -41,6 +44,17 @@ def plan_renderable(plan: Plan) -> RenderableType:
 
 
 def _pipeline(pp: PipelinePlan) -> RenderableType:
+    head, rows = _content(pp)
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for key, value in rows:
+        grid.add_row(key, value)
+    return Group(head, Padding(grid, (0, 0, 0, 2), expand=False))
+
+
+def _content(pp: PipelinePlan) -> tuple[Text, list[tuple[str, Text]]]:
+    """A pipeline's head line and its grid's rows, for rich and for ``plain`` alike."""
     p = pp.pipeline
     style = STYLES[pp.action]
     head = Text.assemble(
@@ -48,17 +62,19 @@ def _pipeline(pp: PipelinePlan) -> RenderableType:
     )
     if p.source_file:
         head.append(f"  ({p.source_file})", "dim")
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="dim", no_wrap=True)
-    grid.add_column(overflow="fold")
+    rows: list[tuple[str, Text]] = []
 
     def row(key: str, value: str | Text) -> None:
         # values are never markup: a path or a query may contain "[...]"
-        grid.add_row(key, value if isinstance(value, Text) else Text(value))
+        rows.append((key, value if isinstance(value, Text) else Text(value)))
 
     row("source", describe_source(p.source))
     backend = p.platform.storage.kind if p.run.storage_enabled else "local"
     row("target", f"{pp.target_root} ({backend})")
+    if pp.env:
+        row("env", _env(pp))
+    for d in pp.warnings:
+        row("warning", _warning(d))
     row("partition", _tree(pp, style))
     row("formats", ", ".join(_format(f, pp) for f in pp.formats))
     row("files", _limits(pp))
@@ -79,18 +95,20 @@ def _pipeline(pp: PipelinePlan) -> RenderableType:
         when = f", committed {x.batch_timestamp}" if x.batch_timestamp else ""
         row(
             "existing",
-            f"{human_count(x.records)} records in {human_count(x.files)} files{when}",
+            f"{human_count(x.records)} records in {files(x.files)}{when}",
         )
         if x.records:
             allowed = pp.request.allow_empty or p.run.allow_empty
             row("if empty", "replaces them with none (allow_empty)" if allowed else
                 "the run fails and keeps them (--allow-empty to replace them with none)")
+    if pp.cursor is not None:
+        row("cursor", pp.cursor.describe())
     if pp.window is not None:
         row("window", pp.window.describe())
     if pp.window_error is not None:
         row("refused", Text(pp.window_error, "red"))
     row("tasks", chain(pp.graph))
-    return Group(head, Padding(grid, (0, 0, 0, 2), expand=False))
+    return head, rows
 
 
 def _tree(pp: PipelinePlan, style: str) -> Text:
@@ -104,6 +122,28 @@ def _tree(pp: PipelinePlan, style: str) -> Text:
         text.append(" one per chunk\n", "dim")
     text.append(f"{pad}{METADATA_FILE}", style)
     text.append(" written last: the commit marker", "dim")
+    return text
+
+
+def _env(pp: PipelinePlan) -> Text:
+    """Names only, never values: the unset ones first, as apply would stop for them."""
+    missing = [v.name + (" (empty)" if v.status == "empty" else "") for v in pp.env if v.missing]
+    present = [v.name for v in pp.env if v.required and not v.missing]
+    optional = [f"{v.name} ({v.status if v.status != 'empty' else 'not set'})"
+                for v in pp.env if not v.required]
+    text = Text()
+    for label, names, style in (("not set", missing, "red"), ("set", present, ""),
+                                ("optional", optional, "")):
+        if names:
+            text.append("\n" if text else "")
+            text.append(f"{label}: {', '.join(names)}", style)
+    return text
+
+
+def _warning(d: Diagnostic) -> Text:
+    text = Text(f"{d.position}: {d.message}" if d.position else d.message, "yellow")
+    if d.help:
+        text.append(f"\nhelp: {d.help}", "dim")
     return text
 
 
@@ -138,8 +178,35 @@ def _opt_bytes(n: int | None) -> str:
 
 
 def render_plan_text(plan: Plan, width: int = 80) -> str:
-    """Plain text at ``width`` columns, no colour: what ``NO_COLOR=1`` shows (snapshots)."""
+    """Plain text at ``width`` columns, no colour: what ``NO_COLOR=1`` shows (snapshots).
+
+    The very characters rich prints for :func:`plan_renderable`, laid out by ``plain``
+    (a rich table per pipeline was most of the time of a large plan); rich lays out
+    only what ``plain`` does not (text that is not printable ASCII)."""
+    at = plan.run_at.isoformat().replace("+00:00", "Z")
+    lines = _wrapped(f"foundry plan  run date {plan.run_date.isoformat()}, at {at}", width)
+    if plan.offline:
+        lines += _wrapped("storage not checked (--offline): create or replace is unknown", width)
+    for pp in plan.pipelines:
+        lines.append("")
+        head, rows = _content(pp)
+        body = plain.grid([(k, v.plain) for k, v in rows], width)
+        if body is None or not plain.simple(head.plain):
+            lines += _rich_lines(_pipeline(pp), width)
+        else:
+            lines += _wrapped(head.plain, width) + body
+    lines.append("")
+    lines += _wrapped(plan.summary_line(), width)
+    return "\n".join(lines) + "\n"
+
+
+def _wrapped(text: str, width: int) -> list[str]:
+    lines = plain.wrap(text, width)
+    return _rich_lines(Text(text), width) if lines is None else lines
+
+
+def _rich_lines(renderable: RenderableType, width: int) -> list[str]:
     buf = io.StringIO()
     console = Console(file=buf, width=width, no_color=True, color_system=None, highlight=False)
-    console.print(plan_renderable(plan))
-    return "\n".join(line.rstrip() for line in buf.getvalue().splitlines()) + "\n"
+    console.print(renderable)
+    return [line.rstrip() for line in buf.getvalue().splitlines()]

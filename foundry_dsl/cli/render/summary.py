@@ -26,7 +26,7 @@ def summary_table(result: RunResult) -> Table:
             Text(r.name),
             status,
             human_count(r.rows),
-            str(r.files),
+            human_count(r.files),  # one number format for the whole table
             human_bytes(r.bytes),
             human_seconds(r.seconds),
         )

@@ -22,6 +22,11 @@ def human_count(n: int | None) -> str:
     return "?" if n is None else f"{n:,}"
 
 
+def files(n: int | None) -> str:
+    """``1 file``, ``2,000 files``: counted like every other number shown."""
+    return f"{human_count(n)} file{'' if n == 1 else 's'}"
+
+
 def human_seconds(s: float) -> str:
     if s < 60:
         return f"{s:.1f}s"

@@ -18,7 +18,7 @@ from foundry_dsl.frontends.bronze.values import VALUE_HELP
 if TYPE_CHECKING:
     from lark import Token
 
-__all__ = ["Message", "bad_character", "classify"]
+__all__ = ["Message", "bad_character", "block_with_equals", "classify"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,9 @@ class Message:
     diagnostic: Diagnostic
     # an unclosed bracket: recovery must not skip to a closer that is not there
     unclosed: bool = False
+    # `auth = bearer {`: recovery reads on as `auth bearer {`, so the block's '}'
+    # closes it and its contents are still parsed (no knock-on errors)
+    block_with_equals: bool = False
 
 
 def _after(path: str, tok: Token) -> Position:
@@ -205,6 +208,13 @@ def classify(
             f"expected a new line after '}}', found {_describe(tok)}",
             help="start each top-level block on its own line",
         )
+    if block_with_equals(stmt, tok) and not in_map:
+        header = " ".join(str(t.value) for t in (stmt[0], *stmt[2:]))
+        return Message(line, Diagnostic(
+            f"'{stmt[0].value}' is a block, and blocks take no '='",
+            span(path, stmt[1]),
+            f"write {header} {{ ... }}",
+        ), block_with_equals=True)
     if "EQUAL" in stmt_kinds:
         return diag(
             f"expected a new line or ',' after the value of '{stmt[0].value}', found {_describe(tok)}",
@@ -222,6 +232,18 @@ def classify(
             help="write key = value, or kind label { ... } for a block",
         )
     return diag(f"unexpected {_describe(tok)}", help=f"expected {_expected_words(expected)}")
+
+
+def block_with_equals(stmt: list[Token], tok: Token) -> bool:
+    """``key = kind "label" {``: a block header written like an attribute."""
+    return (
+        tok.type == "LBRACE"
+        and len(stmt) >= 3
+        and stmt[0].type == "NAME"
+        and stmt[1].type == "EQUAL"
+        and stmt[2].type == "NAME"
+        and all(t.type in ("NAME", "STRING") for t in stmt[3:])
+    )
 
 
 def _unclosed(path: str, opened: Open) -> Message:

@@ -25,9 +25,15 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from foundry_dsl.errors import ConfigError, Diagnostic, Position
+from foundry_dsl.frontends.bronze import fast
 from foundry_dsl.frontends.bronze import tree as syntax
 from foundry_dsl.frontends.bronze.build import Builder
-from foundry_dsl.frontends.bronze.messages import Message, bad_character, classify
+from foundry_dsl.frontends.bronze.messages import (
+    Message,
+    bad_character,
+    block_with_equals,
+    classify,
+)
 from foundry_dsl.frontends.bronze.tokens import OPENERS, Cursor, lalr, lex, span
 from foundry_dsl.frontends.positioned import MAX_NESTING, paused_gc
 
@@ -38,9 +44,13 @@ __all__ = ["parse"]
 
 
 def parse(text: str, path: str) -> syntax.File:
-    """Parse one `.bronze` file. Raises ConfigError with every syntax error found."""
+    """Parse one `.bronze` file. Raises ConfigError with every syntax error found.
+
+    A well-formed file is read by ``fast`` (no Lark); a file it gives up on is
+    parsed here, which finds and words every mistake."""
     with paused_gc():
-        return _parse(text, path)
+        file = fast.parse(text, path)
+        return _parse(text, path) if file is None else file
 
 
 def _parse(text: str, path: str) -> syntax.File:
@@ -107,6 +117,7 @@ class _Driver:
         self.error_lines: set[int] = set()
         self.swallowed_eof = False
         self.unclosed = False  # the last error was an unclosed bracket
+        self.block_with_equals = False  # the last error was `key = kind {`
 
     # -- main loop
 
@@ -173,7 +184,7 @@ class _Driver:
             # `b` after an unfinished list: `b = ...` means the list was never closed
             peek = self._next_code(tokens)
         self._error(tok, expected, peek)
-        if self._insert_brace(tok, expected):
+        if self._insert_brace(tok, expected) or self._drop_equals(tok):
             return
         self._recover(tok, tokens, peek)
 
@@ -236,6 +247,32 @@ class _Driver:
         self._feed(brace, iter(()))
         self._feed(tok, iter(()))
         return True
+
+    def _drop_equals(self, brace: Token) -> bool:
+        """`auth = bearer {` (reported: blocks take no '='): read on as `auth bearer {`,
+        so its '}' closes the block and what is inside is still parsed."""
+        stmt = self.cursor.stmts[-1]
+        if not (self.block_with_equals and block_with_equals(stmt, brace)):
+            return False
+        header = [stmt[0], *stmt[2:], brace]
+        from lark.exceptions import UnexpectedToken
+
+        for keep in range(len(self.state.state_stack) - 1, -1, -1):
+            trial = self.state.copy(deepcopy_values=False)
+            del trial.state_stack[keep + 1 :]
+            del trial.value_stack[keep:]
+            try:
+                for tok in header:
+                    trial.feed_token(tok)
+            except UnexpectedToken:
+                continue
+            self.cursor.unwind(keep)
+            self.state.state_stack[:] = trial.state_stack
+            self.state.value_stack[:] = trial.value_stack
+            for tok in header:
+                self._track(tok)
+            return True
+        return False
 
     def _recover(self, bad: Token, tokens: Iterator[Token], peek: Token | None = None) -> None:
         """Skip to the end of the statement, then unwind the parser to accept it."""
@@ -333,6 +370,7 @@ class _Driver:
     def _error(self, tok: Token, expected: set[str], peek: Token | None = None) -> None:
         message = classify(self.cursor, self.path, tok, expected, peek)
         self.unclosed = message.unclosed
+        self.block_with_equals = message.block_with_equals
         self._report(message)
 
 

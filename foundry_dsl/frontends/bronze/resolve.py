@@ -63,6 +63,12 @@ class BronzeFrontend:
         self.low = low
         self.sources = sources  # path → text, for error snippets
         self.modules: dict[str, Module] = {}
+        # a platform file imported by every pipeline file is resolved, read, parsed
+        # and lowered once per run: paths as resolved, imports as found, and each
+        # platform's values (lowered once, ``Lowering.share``)
+        self._real: dict[str, str] = {}
+        self._imports: dict[tuple[str, str], str] = {}
+        self._platforms: dict[int, PMap] = {}
 
     # --- files and imports -------------------------------------------------------
 
@@ -83,7 +89,7 @@ class BronzeFrontend:
         return pipelines
 
     def load(self, path: str, chain: tuple[str, ...]) -> Module:
-        key = str(Path(path).resolve())
+        key = self.real(path)
         if key in self.modules:
             return self.modules[key]
         module = Module(path=path, file=self.parse(path))
@@ -119,7 +125,7 @@ class BronzeFrontend:
         if target is None:
             module.broken = True
             return
-        key = str(Path(target).resolve())
+        key = self.real(target)
         if key in chain:
             cycle = [*chain[chain.index(key) :], key]
             self.low.error(
@@ -135,7 +141,23 @@ class BronzeFrontend:
         for name, d in imported.templates.items():
             self.add(module.templates, name, d, "source template")
 
+    def real(self, path: str) -> str:
+        """``path`` resolved (symlinks followed): a module's key."""
+        real = self._real.get(path)
+        if real is None:
+            real = self._real[path] = str(Path(path).resolve())
+        return real
+
     def resolve_import(self, importer: str, item: syntax.Import) -> str | None:
+        key = (str(Path(importer).parent), item.path)
+        found = self._imports.get(key)
+        if found is None:
+            found = self._resolve_import(importer, item)
+            if found is not None:
+                self._imports[key] = found
+        return found
+
+    def _resolve_import(self, importer: str, item: syntax.Import) -> str | None:
         if item.path.startswith(STDLIB_PREFIX):
             candidate = stdlib_dir() / item.path[len(STDLIB_PREFIX) :]
         else:
@@ -236,7 +258,7 @@ class BronzeFrontend:
                 return None  # its platform may be in the file that failed
             if len(module.platforms) == 1:
                 only = next(iter(module.platforms.values()))
-                node.set("platform", self.block_map(only.block, named=True), block.pos)
+                node.set("platform", self.platform_map(only), block.pos)
             else:
                 self.low.error(
                     f"pipeline {name} names no platform",
@@ -273,7 +295,15 @@ class BronzeFrontend:
                 ),
             )
             return None
-        return self.block_map(d.block, named=True)
+        return self.platform_map(d)
+
+    def platform_map(self, d: Definition) -> PMap:
+        """A platform's values: one PMap for every pipeline that uses it, lowered once."""
+        node = self._platforms.get(id(d.block))
+        if node is None:
+            node = self.low.share(self.block_map(d.block, named=True))
+            self._platforms[id(d.block)] = node
+        return node
 
     def source(self, block: syntax.Block, module: Module) -> PMap | None:
         if len(block.labels) != 1:

@@ -11,7 +11,9 @@ It understands the subset of JSON Schema the schema uses: ``type``,
 ``enum``, ``properties``, ``additionalProperties``, ``required``,
 ``minimum``/``maximum``/``exclusiveMinimum``, ``pattern``, ``items``,
 ``minItems``/``maxItems`` and ``anyOf``. ``allOf`` / ``if`` / ``then`` rules
-are skipped: the mapping modules check them with better wording.
+are skipped: the mapping modules check them with better wording. An enum's
+``x-also`` (the schema's own annotation) words what else an ``anyOf`` around
+it accepts, for the help of a value that is none of them.
 """
 
 from __future__ import annotations
@@ -155,7 +157,8 @@ def _check_scalar(node: PScalar, sch: dict[str, Any], where: str, key: str, out:
                 f"invalid value '{v}' for '{key}' in {where}",
                 node.pos,
                 (did_you_mean(str(v), choices) if isinstance(v, str) else None)
-                or f"expected one of: {', '.join(choices)}",
+                or f"expected one of: {', '.join(choices)}"
+                + (f", {sch['x-also']}" if "x-also" in sch else ""),
             )
         )
         return

@@ -3,6 +3,8 @@ workers, upload, and which formats to write given what the platform allows.
 
 Front-end layer, part of step 3 of :mod:`.compile`. The one run key the IR
 keeps elsewhere, ``timeout_seconds``, is moved onto the api source here.
+``max_file_size_mb`` overrides ``max_rows_per_file``, as the spec says: with
+both given, the row limit is not applied.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ def run(m: Mapper, source: PMap, platform: PMap, ir_source: PMap) -> PMap:
     run = node if isinstance(node, PMap) else PMap(pos=source.pos)
     where = "source.run"
     out = PMap(pos=run.pos, title="run")
-    copy_entry(run, "max_rows_per_file", out, "max_rows_per_file")
     size = run.get("max_file_size_mb")
     if isinstance(size, PScalar) and isinstance(size.value, (int, float)):
         mb = size.value
@@ -28,6 +29,10 @@ def run(m: Mapper, source: PMap, platform: PMap, ir_source: PMap) -> PMap:
             PScalar(Quantity(mb * MB, f"{mb}MB", "size"), size.pos),
             key_pos(run, "max_file_size_mb"),
         )
+    else:
+        # the spec: max_file_size_mb "overrides row limit", so max_rows_per_file counts
+        # only without it (a .bronze run block applies whichever limit a file hits first)
+        copy_entry(run, "max_rows_per_file", out, "max_rows_per_file")
     copy_entry(run, "parallel_workers", out, "workers")
     for key in ("local_output_dir", "cleanup_on_failure", "batch_id", "lineage", "allow_empty"):
         copy_entry(run, key, out, key)
@@ -37,6 +42,13 @@ def run(m: Mapper, source: PMap, platform: PMap, ir_source: PMap) -> PMap:
     if "storage_enabled" not in out.entries:
         # the original tool uploads only when asked (core/runner.py)
         out.set("storage_enabled", PScalar(False, run.pos))
+    # the original tool keeps what it uploads under local_output_dir too, unless
+    # cleanup_local_files asks otherwise (without an upload the files are local anyway)
+    if value_of(out.entries["storage_enabled"].value, False) and not value_of(
+        run.get("cleanup_local_files"), False
+    ):
+        where_set = key_pos(run, "cleanup_local_files")
+        out.set("keep_local_files", PScalar(True, where_set), where_set)
     _formats(m, run, platform, out)
     timeout = run.get("timeout_seconds")
     if timeout is not None:

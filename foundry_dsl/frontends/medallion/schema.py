@@ -35,6 +35,9 @@ JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 STRATEGIES = ["date", "hourly", "timestamp", "batch_id", "none"]
 COMPRESSIONS = ["snappy", "gzip", "brotli", "lz4", "zstd", "none"]
 BACKENDS = ["s3", "azure", "gcs", "local"]
+#: ``storage_backend`` may also name a backend class: ``pkg.mod:Class`` or ``pkg.mod.Class``
+CLASS_PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*[.:][A-Za-z_][A-Za-z0-9_]*$"
+CLASS_PATH_WORDS = "or the class path of a StorageBackend ('package.module:Class')"
 SOURCE_TYPES = ["api", "db", "custom", "files"]
 AUTH_TYPES = ["none", "bearer", "api_key", "basic", "oauth2"]
 PAGINATION_TYPES = ["none", "offset", "page", "cursor", "link", "next_url"]
@@ -45,7 +48,15 @@ def _platform() -> dict[str, Any]:
     bronze = obj(
         "Where and how Bronze data is laid out.",
         {
-            "storage_backend": enum("Where Bronze files are uploaded.", BACKENDS, "s3"),
+            "storage_backend": {
+                "description": "Where Bronze files are uploaded: a built-in backend, or the "
+                "class path of your own StorageBackend ('package.module:Class').",
+                "default": "s3",
+                "anyOf": [
+                    {**enum("A built-in backend.", BACKENDS, "s3"), "x-also": CLASS_PATH_WORDS},
+                    string("The class path of a StorageBackend subclass.", pattern=CLASS_PATH),
+                ],
+            },
             "s3_bucket": string("S3 bucket (storage_backend s3)."),
             "s3_prefix": string("Key prefix for all Bronze data in the bucket.", default=""),
             "s3_region": string("AWS region of the bucket."),
@@ -54,6 +65,9 @@ def _platform() -> dict[str, Any]:
             "gcs_bucket": string("Google Cloud Storage bucket (storage_backend gcs)."),
             "gcs_prefix": string("Path prefix inside the bucket.", default=""),
             "local_path": string("Root folder (storage_backend local).", default="./output"),
+            "custom_root": string(
+                "Passed as root= to a storage_backend given by class path.", default=""
+            ),
             "partitioning": obj(
                 "Partition folders under system=/table=.",
                 {
@@ -112,6 +126,10 @@ def _platform() -> dict[str, Any]:
                     "account_key_env": env_name("Storage account key."),
                     "sas_token_env": env_name("SAS token."),
                 },
+            ),
+            "custom_connection": free_map(
+                "Passed as options= to a storage_backend given by class path; "
+                "{env: NAME} for secret values."
             ),
             "gcs_connection": obj(
                 "Google Cloud Storage settings.",
@@ -224,7 +242,7 @@ def _db() -> dict[str, Any]:
     return obj(
         "A SQL query over ODBC (source.type db).",
         {
-            "conn_str_env": env_name("ODBC connection string."),
+            "conn_str_env": env_name("ODBC connection string, or a postgresql:// URL."),
             "base_query": string("The SQL query."),
             "incremental_key": string("Column whose maximum becomes the next cursor."),
             "incremental_cursor_env": env_name("Last cursor value."),
@@ -241,6 +259,7 @@ def _db() -> dict[str, Any]:
                 "maxItems": 2,
             },
             "max_text_size": integer("Largest text value in bytes.", 1),
+            "driver": enum("auto: ADBC for a postgresql:// URL, ODBC otherwise.", ["auto", "odbc", "adbc"], "auto"),
         },
         ("conn_str_env", "base_query"),
     )
@@ -292,6 +311,11 @@ def _source() -> dict[str, Any]:
                     "s3_enabled": boolean("Old name of storage_enabled.", False),
                     "local_output_dir": string("Local staging folder.", default="./output"),
                     "cleanup_on_failure": boolean("Delete written files when the run fails.", True),
+                    "cleanup_local_files": boolean(
+                        "With storage_enabled: delete the files under local_output_dir after "
+                        "a successful upload (by default they are kept, as the original tool did).",
+                        False,
+                    ),
                     "batch_id": string("Batch id (partition_strategy batch_id); generated when absent."),
                     "timeout_seconds": number("api: seconds per request.", exclusiveMinimum=0),
                     "lineage": boolean("Add _batch_id and _extracted_at columns.", False),

@@ -58,6 +58,7 @@ def _db(m: Mapper, node: PMap, out: PMap, where: str) -> None:
         "partitions": "partitions",
         "partition_bounds": "partition_bounds",
         "max_text_size": "max_text_size",
+        "driver": "driver",
     }
     for key, ir_key in renames.items():
         copy_entry(node, key, out, ir_key)

@@ -1,6 +1,7 @@
 """The spec's ``platform:`` section → the IR platform: where Bronze lands
 (storage backend and its connection), how it is partitioned, which formats
-the platform allows.
+the platform allows. ``storage_backend`` is one of the spec's four backends,
+or the class path of the user's own backend (the IR's ``storage custom``).
 
 Front-end layer, part of step 3 of :mod:`.compile`. The platform is named
 after the config file's stem (``configs/github.yaml`` → ``github``).
@@ -12,7 +13,8 @@ from pathlib import Path
 
 from foundry_dsl.errors import Position
 from foundry_dsl.frontends.medallion.mapping import Mapper, copy_entry, get_in, key_pos, value_of
-from foundry_dsl.frontends.positioned import PList, PMap, PScalar
+from foundry_dsl.frontends.medallion.schema import BACKENDS
+from foundry_dsl.frontends.positioned import PList, PMap, PNode, PScalar
 
 
 def platform(m: Mapper, node: PMap, at: Position | None) -> PMap:
@@ -43,6 +45,8 @@ def storage(m: Mapper, platform: PMap, bronze: PMap) -> PMap:
     """``platform.bronze.storage_backend`` and its settings → the IR storage."""
     backend_node = bronze.get("storage_backend")
     backend = value_of(backend_node, "s3")
+    if backend not in BACKENDS:
+        return _custom(m, platform, bronze, backend_node)
     out = PMap(pos=bronze.pos, title=f"storage {backend}")
     out.set("kind", PScalar(backend, backend_node.pos if backend_node else bronze.pos))
     # Settings of the other backends are allowed and ignored, so a config
@@ -82,4 +86,18 @@ def storage(m: Mapper, platform: PMap, bronze: PMap) -> PMap:
         m.literal_or_env(conn, "endpoint_url", out, "endpoint", "platform.gcs_connection")
     else:
         copy_entry(bronze, "local_path", out, "path")
+    return out
+
+
+def _custom(m: Mapper, platform: PMap, bronze: PMap, backend: PNode | None) -> PMap:
+    """``storage_backend: package.module:Class`` → ``storage custom``: the class is built
+    with ``root=`` from ``custom_root`` and ``options=`` from ``platform.custom_connection``."""
+    assert backend is not None  # the default, s3, is built in
+    out = PMap(pos=bronze.pos, title="storage custom")
+    out.set("kind", PScalar("custom", backend.pos))
+    out.set("backend", backend, key_pos(bronze, "storage_backend"))
+    copy_entry(bronze, "custom_root", out, "root")
+    options = m.free_map(platform.get("custom_connection"), "platform.custom_connection", False)
+    if options is not None:
+        out.set("options", options, key_pos(platform, "custom_connection"))
     return out

@@ -67,10 +67,21 @@ def with_params(url: str, params: Mapping[str, Any]) -> str:
     """``url`` with ``params`` merged into its query (params win over the URL's own)."""
     if not params:
         return url
+    if _plain(url):  # nothing to merge: what the general path below gives, at a third the cost
+        return f"{url}?{urlencode([(k, _param_text(v)) for k, v in params.items()])}"
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
     query.extend((k, _param_text(v)) for k, v in params.items())
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _plain(url: str) -> bool:
+    """An http(s) URL with a host and without query or fragment that ``urlsplit`` and
+    ``urlunsplit`` would hand back unchanged (ASCII, printable, no IPv6 brackets)."""
+    rest = url.partition("://")[2]
+    return (url.startswith(("http://", "https://")) and url.isascii() and url.isprintable()
+            and not any(c in url for c in "?#[") and not url.endswith(" ")
+            and rest[:1] not in ("", "/"))
 
 
 def _param_text(value: Any) -> str:

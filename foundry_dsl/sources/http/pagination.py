@@ -41,8 +41,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin
 
-from requests.utils import parse_header_links
-
 from foundry_dsl import ir
 from foundry_dsl.errors import ExtractError
 from foundry_dsl.sources.http.records import compile_path, get_path
@@ -348,6 +346,9 @@ class LinkPaginator(_UrlPaginator):
         header = page.headers.get("Link")
         if not header:
             return None
+        # imported here: importing requests costs the start-up of every other kind
+        from requests.utils import parse_header_links
+
         for link in parse_header_links(header):
             if self.rel in str(link.get("rel", "")).split():
                 return self._follow(page, link.get("url"))

@@ -75,6 +75,7 @@ class Transport:
             | {h.lower() for h in sensitive_headers},
         )
         self._managers: dict[str | None, urllib3.PoolManager] = {}
+        self._proxies: dict[tuple[str, str | None], str | None] = {}
         self._lock = threading.Lock()
         if not verify:
             # the user opted out and foundry warned once; not once per request
@@ -123,9 +124,16 @@ class Transport:
 
     def _manager(self, url: str) -> urllib3.PoolManager:
         parts = urlsplit(url)
-        proxy = urllib.request.getproxies().get(parts.scheme)
-        if proxy and urllib.request.proxy_bypass(parts.hostname or ""):
-            proxy = None
+        # the proxy settings scan the whole environment: once per scheme and host
+        # (offset pagination asks for the same host a thousand times)
+        where = (parts.scheme, parts.hostname)
+        if where in self._proxies:
+            proxy = self._proxies[where]
+        else:
+            proxy = urllib.request.getproxies().get(parts.scheme)
+            if proxy and urllib.request.proxy_bypass(parts.hostname or ""):
+                proxy = None
+            self._proxies[where] = proxy
         with self._lock:
             manager = self._managers.get(proxy)
             if manager is None:

@@ -1,3 +1,3 @@
-"""Helpers of the database source (``foundry_dsl.sources.db``): connection strings,
-SQL text, dialects, cursors and range partitions. Pure Python; ODBC is touched only
-by ``db`` and ``dialect``."""
+"""Helpers of the database source (``foundry_dsl.sources.db``): connection strings and
+URLs, SQL text, dialects, range partitions, and the links that reach a database
+(``link``: the interface; ``odbc`` and ``adbc``: the only modules that load a driver)."""

@@ -3,9 +3,10 @@
 Part of the database source. ODBC metadata loses detail that matters for exact
 types (psqlODBC reports ``timestamptz`` and ``timestamp`` alike, ``double
 precision`` as a width-less FLOAT, unconstrained ``numeric`` as (28, 6)), so for
-PostgreSQL we ask the server itself through a temporary view. Hands ``db`` a
-:class:`Shape`: the projection to select, the cast for bound parameters, and
-the Arrow fix-ups to apply to each batch (zero-copy casts, no Python objects).
+PostgreSQL we ask the server itself through a temporary view (the ADBC link
+asks the same way: :func:`pg_columns`). Hands the ODBC link a :class:`Shape`:
+the projection to select, the cast for bound parameters, and the Arrow fix-ups
+to apply to each batch (zero-copy casts, no Python objects).
 """
 
 from __future__ import annotations
@@ -67,29 +68,36 @@ class Shape:
 
 def describe(conn: Any, query: str, postgres: bool) -> Shape:
     """The query's columns as the server sees them (``conn`` is a pyodbc connection)."""
-    cur = conn.cursor()
     if postgres:
-        cur.execute(f"CREATE TEMPORARY VIEW foundry_probe AS {base(query)}")
-        cur.execute(
-            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-            "WHERE attrelid = 'foundry_probe'::regclass AND attnum > 0 AND NOT attisdropped "
-            "ORDER BY attnum"
-        )
-        rows = cur.fetchall()
-        cur.execute("DROP VIEW foundry_probe")
-        cols = []
-        for name, typ in rows:
-            t = typ.lower()
-            root = t.split("(")[0].strip()
-            text = root in _PG_TEXT and not (root == "numeric" and "(" in t)
-            cols.append(Column(name, t, text=text, binary=root == "bytea", length=_declared(root, t)))
-        return _pg_shape(cols)
+        return _pg_shape(pg_columns(conn, query))
+    cur = conn.cursor()
     cur.execute(f"SELECT * FROM ({base(query)}) q WHERE 1 = 0")
     cols = []
     for d in cur.description:
         py = d[1]
         cols.append(Column(d[0], getattr(py, "__name__", str(py)), text=py is str, binary=py in (bytes, bytearray)))
     return Shape(cols, postgres=False)
+
+
+def pg_columns(conn: Any, query: str) -> list[Column]:
+    """PostgreSQL's own types of the query's columns, through a temporary view
+    (``conn``: any DB-API connection, ODBC or ADBC)."""
+    cur = conn.cursor()
+    cur.execute(f"CREATE TEMPORARY VIEW foundry_probe AS {base(query)}")
+    cur.execute(
+        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+        "WHERE attrelid = 'foundry_probe'::regclass AND attnum > 0 AND NOT attisdropped "
+        "ORDER BY attnum"
+    )
+    rows = cur.fetchall()
+    cur.execute("DROP VIEW foundry_probe")
+    cols = []
+    for name, typ in rows:
+        t = typ.lower()
+        root = t.split("(")[0].strip()
+        text = root in _PG_TEXT and not (root == "numeric" and "(" in t)
+        cols.append(Column(name, t, text=text, binary=root == "bytea", length=_declared(root, t)))
+    return cols
 
 
 def _declared(root: str, type_name: str) -> int | None:

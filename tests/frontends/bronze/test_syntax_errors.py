@@ -58,6 +58,7 @@ MISTAKES: dict[str, str] = {
     "dotted_block_kind": "a.b {}\n",
     "value_at_top_level": "123\n",
     "equals_without_key": "p {\n  = 1\n}\n",
+    "block_written_with_equals": 'p {\n  auth = bearer {\n    token = env("T")\n  }\n}\n',
     "non_ascii_letter_in_name": "pipeline crm.kunden_\u00fcbersicht {}\n",
     "non_ascii_name_after_dot": "pipeline crm.\u00fcbersicht {}\n",
     "invisible_character": "p {\n  a\u200b = 1\n}\n",

@@ -52,6 +52,8 @@ def run(**overrides: object) -> dict:
         "storage_enabled": False,
         "local_output_dir": "./output",
         "cleanup_on_failure": True,
+        # what it uploads stays under local_output_dir too, as in the original tool
+        "keep_local_files": bool(overrides.get("storage_enabled")),
         "batch_id": None,
         "lineage": False,
         "allow_empty": False,
@@ -112,6 +114,7 @@ EXPECTED: dict[str, dict] = {
             "partitions": 1,
             "partition_bounds": None,
             "max_text_size": None,
+            "driver": "auto",
         },
         "run": run(
             max_file_size=256 * MB,
@@ -164,8 +167,8 @@ EXPECTED: dict[str, dict] = {
             "retry": RETRY,
             "incremental": None,
         },
+        # max_file_size_mb "overrides row limit" (the spec): max_rows_per_file is not applied
         "run": run(
-            max_rows_per_file=1_000_000,
             max_file_size=256 * MB,
             workers=4,
             storage_enabled=True,
@@ -190,6 +193,7 @@ EXPECTED: dict[str, dict] = {
             "partitions": 1,
             "partition_bounds": None,
             "max_text_size": None,
+            "driver": "auto",
         },
         "run": run(),
         "source_file": "reference_db.yaml",

@@ -20,6 +20,19 @@ def test_max_file_size_mb_becomes_bytes() -> None:
     assert one(text).run.max_file_size == 512 * 1024
 
 
+def test_max_rows_per_file_alone_is_the_row_limit() -> None:
+    text = change("storage_enabled: true", "storage_enabled: true\n    max_rows_per_file: 500")
+    assert (one(text).run.max_rows_per_file, one(text).run.max_file_size) == (500, 0)
+
+
+def test_max_file_size_mb_overrides_max_rows_per_file_as_the_spec_says() -> None:
+    text = change(
+        "storage_enabled: true",
+        "storage_enabled: true\n    max_rows_per_file: 500\n    max_file_size_mb: 64",
+    )
+    assert (one(text).run.max_rows_per_file, one(text).run.max_file_size) == (0, 64 * 2**20)
+
+
 def test_write_csv_and_parquet_become_run_formats() -> None:
     text = change("allow_csv: false", "allow_csv: true")
     text = change("write_parquet: true", "write_parquet: true\n    write_csv: true", text)

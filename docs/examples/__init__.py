@@ -1,0 +1,1 @@
+"""The spec's examples, importable as `examples.*` from the folder that holds `examples/`."""

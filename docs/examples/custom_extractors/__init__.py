@@ -1,0 +1,1 @@
+"""Custom extractors of the spec's examples (`examples.custom_extractors.*`)."""
