@@ -170,7 +170,7 @@ def _dlt_python() -> Path | None:
 
 def _child(mode: str, conn: str, url: str, out: str) -> dict[str, object]:
     # libraries load before the clock starts, the same for every in-process mode
-    import pyarrow.dataset  # noqa: F401
+    import pyarrow.dataset
     import pyarrow.parquet  # noqa: F401
 
     if mode.startswith("apply"):

@@ -337,7 +337,7 @@ CODES: tuple[Code, ...] = (
          (r"^'.*' takes a (size|duration)\b", r"^'.*' must be .*, not a (size|duration)$",
           r"^'.*' must be a (size|duration), got ")),
     Code("E031", "not-a-list", "a single value where a list belongs: write [parquet]",
-         ()),
+         (r"^'.*' must be a list\b",)),
     Code("E040", "literal-secret", "a secret written in the file instead of env(\"NAME\")",
          (r"is a secret and must not be written", r"holds a (secret|password)",
           r"must be the NAME of an environment variable")),

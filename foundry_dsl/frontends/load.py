@@ -13,6 +13,7 @@ from pathlib import Path
 from foundry_dsl import ir
 from foundry_dsl.errors import ConfigError
 from foundry_dsl.frontends.lower import Lowering
+from foundry_dsl.frontends.positioned import paused_gc
 from foundry_dsl.frontends.read import read_text, unreadable
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -20,6 +21,13 @@ YAML_SUFFIXES = (".yaml", ".yml")
 
 def load(paths: Sequence[str]) -> ir.Project:
     """Compile every file; raise ConfigError listing all problems found."""
+    # one pause for the whole run: resuming collection after each file made it walk
+    # every object alive (pydantic's schemas included) again and again
+    with paused_gc():
+        return _load(paths)
+
+
+def _load(paths: Sequence[str]) -> ir.Project:
     low = Lowering()
     sources: dict[str, str] = {}
     pipelines: list[ir.Pipeline] = []

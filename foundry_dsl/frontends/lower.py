@@ -14,6 +14,7 @@ duration anywhere else is refused, each with a fix.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -290,7 +291,7 @@ class Lowering:
         if node.pos is None or isinstance(value, bool) or not isinstance(value, str | int | float):
             return False
         text = str(value)
-        if text and is_secret_name(key, query):
+        if text and _secret_name(key, query):
             self.error(
                 f"'{key}' holds a secret written in the file",
                 node.pos,
@@ -347,6 +348,10 @@ class _Shared:
 
     node: PMap  # kept alive: the memo is keyed by its id
     built: dict[tuple[type[ir.Node], str], Any] = field(default_factory=dict)
+
+
+#: keys repeat in every pipeline: each is squashed and matched once
+_secret_name = functools.cache(is_secret_name)
 
 
 # --- typing helpers (the rest are in ``annotations``) -----------------------------------

@@ -140,12 +140,14 @@ class ApiExtractor(Extractor):
                 except queue.Full:
                     continue
 
+        runner = _indexed if pager.indexed else _sequential
+
         def produce() -> None:
             from foundry_dsl.sources.http.client import Cancelled
 
             try:
-                runner = _indexed if pager.indexed else _sequential
-                runner(self.source, client, pager, where, put, stop)
+                for records in runner(self.source, client, pager, where, stop):
+                    put(records)
                 put(_DONE)
             except Cancelled:
                 # only the consumer stops a running extraction; anything else must not
@@ -259,7 +261,7 @@ def _too_many_pages(src: ir.ApiSource, where: Callable[[str], str], url: str,
 
 
 def _sequential(src: ir.ApiSource, client: Any, pager: Any, where: Callable[[str], str],
-                put: Callable[[Any], None], stop: threading.Event) -> None:
+                stop: threading.Event) -> Iterator[list[dict[str, Any]]]:
     """link, next_url, cursor, none: each request is known only once the previous page is parsed."""
     max_pages = getattr(src.paginate, "max_pages", None)
     request = pager.first()
@@ -269,12 +271,12 @@ def _sequential(src: ir.ApiSource, client: Any, pager: Any, where: Callable[[str
         request = pager.next(page)
         if request is not None and max_pages is not None and index + 1 >= max_pages:
             raise _too_many_pages(src, where, page.url, pager)
-        put(page.records)
+        yield page.records
         index += 1
 
 
 def _indexed(src: ir.ApiSource, client: Any, pager: Any, where: Callable[[str], str],
-             put: Callable[[Any], None], stop: threading.Event) -> None:
+             stop: threading.Event) -> Iterator[list[dict[str, Any]]]:
     """offset and page: a window of pages in flight, consumed strictly in order.
 
     The window adapts: a page that arrives fast (a nearby server) gains nothing
@@ -312,7 +314,7 @@ def _indexed(src: ir.ApiSource, client: Any, pager: Any, where: Callable[[str], 
             following = pager.next(page)
             if following is not None and max_pages is not None and page.index + 1 >= max_pages:
                 raise _too_many_pages(src, where, page.url, pager)
-            put(page.records)
+            yield page.records
             if following is None:
                 return
             window = LOOKAHEAD if page_seconds > SLOW_PAGE else 1

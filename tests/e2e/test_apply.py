@@ -169,7 +169,8 @@ def test_state_holds_the_cursor_after_commit_and_can_be_reset(tmp_path: Path) ->
         assert foundry(tmp_path, "apply", "pipeline.bronze", "--date", day, "--at", AT).returncode == 0
     shown = foundry(tmp_path, "state", "show", "shop.orders", "--file", "pipeline.bronze")
     assert json.loads(shown.stdout)["cursor"] == "10"
-    assert foundry(tmp_path, "state", "reset", "shop.orders", "--file", "pipeline.bronze").returncode == 0
+    reset = foundry(tmp_path, "state", "reset", "shop.orders", "--file", "pipeline.bronze", "--yes")
+    assert reset.returncode == 0
     again = foundry(tmp_path, "state", "show", "shop.orders", "--file", "pipeline.bronze")
     assert "no stored state" in again.stdout
 

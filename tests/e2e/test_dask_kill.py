@@ -53,7 +53,7 @@ class Source(Extractor):
             while not list(staging.rglob("part-1-*.parquet")):
                 time.sleep(0.05)  # the attempt's first files are staged before it dies
             (folder / "marker").write_text(str(os.getpid()))
-            while not (folder / "go").exists():
+            while not (folder / "go").exists():  # the test's signal: an event, not a time
                 time.sleep(0.05)
         for start in range(0, ROWS, 5_000):
             yield [{"id": base + i} for i in range(start, start + 5_000)]

@@ -103,11 +103,13 @@ class Ids(Extractor):
         if os.path.exists(gate):
             # tells the test this run holds the lease (one file per run that gets this far)
             open(os.path.join(HERE, f"inside-{os.getpid()}"), "x").close()
-            while os.path.exists(gate):
+            while os.path.exists(gate):  # the test removes it: an event, not a time
                 time.sleep(0.01)
         for lo in range(since + 1, top + 1, BATCH):
             yield [{"id": i, "label": f"row-{i:08d}"} for i in range(lo, min(lo + BATCH, top + 1))]
-            time.sleep(0.004)  # a source takes its time: kills land inside the extract too
+            # a source takes its time, so kills land inside the extract too; every verdict
+            # holds whatever moment a kill lands at
+            time.sleep(0.004)
         yield NewCursor(str(top) if top > since else None)
 '''
 
@@ -298,7 +300,7 @@ def reap():
         except ChildProcessError:
             if done.is_set():
                 return
-            time.sleep(0.005)
+            time.sleep(0.005)  # nothing to reap yet: poll again (no verdict depends on it)
             continue
         if found is None:
             continue
@@ -878,7 +880,7 @@ class Run:
                     return t
             if self.proc.poll() is not None:
                 return None
-            time.sleep(0.003)
+            time.sleep(0.003)  # polls the run's event log: the event decides, not the time
 
     def last_event(self) -> str:
         events = self.events()
@@ -988,6 +990,7 @@ pipeline s.ev {{
         from datetime import datetime
 
         expires = datetime.fromisoformat(json.loads(raw)["expires_at"]).timestamp()
+        # a lease ends at a time by design: wait until the expiry it states has passed
         time.sleep(max(0.0, expires - time.time()) + 0.05)
 
     def scratch(self) -> list[str]:
@@ -1219,7 +1222,7 @@ def test_sigkill_at_random_moments_never_loses_or_doubles_a_row(
                 if seen is not None:
                     until = run.t0 + seen + delay
                     while run.proc.poll() is None and time.monotonic() < until:
-                        time.sleep(0.001)
+                        time.sleep(0.001)  # picks the kill moment; any moment must hold
                 run.proc.send_signal(signal.SIGKILL)
             code = run.proc.wait(timeout=TIMEOUT)
             if die:
@@ -1378,7 +1381,7 @@ def test_of_two_runs_started_together_exactly_one_commits(
                 assert a.proc.poll() is None or b.proc.poll() is None, (
                     f"{where}: both runs exited: {a.output()} / {b.output()}"
                 )
-                time.sleep(0.01)
+                time.sleep(0.01)  # polls for the two events above
             loser = a if a.proc.poll() is not None else b
             winner = b if loser is a else a
         finally:

@@ -96,7 +96,7 @@ class Reader(threading.Thread):
                 self.reads += 1
                 if seen not in self.allowed:
                     self.bad.append(len(seen))
-            time.sleep(0.02)
+            time.sleep(0.02)  # paces the reader; a bad read fails whenever it happens
 
 
 @pytest.mark.slow

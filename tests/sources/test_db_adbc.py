@@ -81,6 +81,11 @@ def test_driver_odbc_reads_a_url_through_psqlodbc(postgres, pg_url_env) -> None:
     assert (_link(pg_url_env, "odbc"), run(p)[0].to_pylist()) == ("odbc", [{"id": 1}, {"id": 2}])
 
 
+def test_a_forced_driver_shows_in_the_plan() -> None:
+    source = pipeline("DB", "SELECT 1", driver="odbc").source
+    assert DbExtractor.describe(source) == 'db env("DB"): SELECT 1, driver odbc'  # type: ignore[arg-type]
+
+
 def test_driver_is_a_bronze_setting(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "p.bronze").write_text(
         'platform dev {\n  storage local {\n    path = "./out"\n  }\n}\n'

@@ -18,6 +18,7 @@ agree on many generated inputs and widths.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 
@@ -63,7 +64,7 @@ def _wrap_line(line: str, width: int) -> list[str]:
     if len(line) <= width:
         return [line.rstrip()]
     cuts = [0, *_breaks(line, width), len(line)]
-    return [line[a:b][:width].rstrip() for a, b in zip(cuts, cuts[1:], strict=False)]
+    return [line[a:b][:width].rstrip() for a, b in itertools.pairwise(cuts)]
 
 
 def wrap(text: str, width: int) -> list[str] | None:

@@ -8,10 +8,10 @@ when a key is removed or changes meaning.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from foundry_dsl import __version__
+from foundry_dsl.cli.render import json_text
 from foundry_dsl.planner.partitions import METADATA_FILE, committed_name
 from foundry_dsl.planner.plan import PipelinePlan, Plan, describe_source, estimate_json
 
@@ -110,4 +110,5 @@ def pipeline_to_json(pp: PipelinePlan, estimated: bool = False) -> dict[str, Any
 
 
 def render_plan_json(plan: Plan) -> str:
-    return json.dumps(plan_to_json(plan), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    # json.dumps(..., indent=2, sort_keys=True, ensure_ascii=False), to the character
+    return json_text.dumps(plan_to_json(plan)) + "\n"

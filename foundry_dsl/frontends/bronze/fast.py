@@ -18,27 +18,30 @@ stay those of the grammar; tests check that both readers give equal trees.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from foundry_dsl.errors import Position
 from foundry_dsl.frontends.bronze import tree as syntax
 from foundry_dsl.frontends.bronze import values
-from foundry_dsl.frontends.bronze.comments import Comment, attach_items
+from foundry_dsl.frontends.bronze.comments import Comment, _comment_lines, attach_items
 
 __all__ = ["parse"]
 
-#: the grammar's terminals, in the order Lark's lexer tries them (by priority,
-#: then the widest first); the unterminated strings and any other character
-#: end the quick read (``BAD``)
+#: the grammar's terminals, each after the spaces before it, in the order Lark's
+#: lexer tries them (by priority, then the widest first); an unterminated string
+#: and any other character end the quick read (``BAD``). Spaces at the very end
+#: match nothing and are passed over.
 _TOKEN = re.compile(
+    r"[ \t\f\r]*(?:"
     r'(?P<TRIPLE>"""[\s\S]*?""")'
-    r'|(?P<BAD>""")'
+    r'|(?P<BAD3>""")'
     r'|(?P<STRING>"(?:[^"\\\n]|\\.)*")'
-    r'|(?P<WS>[ \t\f\r]+)'
     r"|(?P<NAME>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)"
     r"|(?P<NUMBER>-?[0-9][0-9A-Za-z_.:+\-]*)"
     r"|(?P<COMMENT>#[^\n]*)"
     r"|(?P<NL>\r?\n)"
     r"|(?P<P>[{}\[\]()=,])"
+    r"|(?P<BAD>[^ \t\f\r]))"
 )
 
 #: how deep brackets may nest here; deeper files go to ``parser`` (``MAX_NESTING``)
@@ -71,22 +74,23 @@ def parse(text: str, path: str) -> syntax.File | None:
 def _lex(text: str) -> tuple[list[_Tok], list[Comment]]:
     tokens: list[_Tok] = []
     comments: list[Comment] = []
-    line, line_start, pos, end = 1, 0, 0, len(text)
-    match = _TOKEN.match
-    while pos < end:
-        m = match(text, pos)
-        if m is None:
-            raise _GiveUp
-        kind = m.lastgroup
-        value = m.group()
-        stop = m.end()
+    append = tokens.append
+    line, line_start = 1, 0
+    for m in _TOKEN.finditer(text):
+        kind = m.lastgroup or "BAD"
+        pos, stop = m.span(kind)
+        value = text[pos:stop]
         col = pos - line_start + 1
-        if kind == "WS":
-            pass
-        elif kind == "NL":
-            tokens.append(("NL", value, line, col, line + 1, 1))
+        if kind == "NL":
+            append(("NL", value, line, col, line + 1, 1))
             line += 1
             line_start = stop
+        elif kind == "P":
+            append((value, value, line, col, line, col + 1))
+        elif kind == "NAME" or kind == "STRING" or kind == "NUMBER":
+            if value == "import":
+                kind = "IMPORT"
+            append((kind, value, line, col, line, col + len(value)))
         elif kind == "COMMENT":
             own = not text[line_start:pos].strip()
             comments.append(Comment(line, value.rstrip(), own))
@@ -94,21 +98,15 @@ def _lex(text: str) -> tuple[list[_Tok], list[Comment]]:
             newlines = value.count("\n")
             if newlines:
                 last = pos + value.rindex("\n") + 1
-                tokens.append((kind, value, line, col, line + newlines, stop - last + 1))
+                append((kind, value, line, col, line + newlines, stop - last + 1))
                 line += newlines
                 line_start = last
             else:
-                tokens.append((kind, value, line, col, line, col + len(value)))
-        elif kind == "BAD" or kind is None:
-            raise _GiveUp
+                append((kind, value, line, col, line, col + len(value)))
         else:
-            if kind == "P":
-                kind = value
-            elif kind == "NAME" and value == "import":
-                kind = "IMPORT"
-            tokens.append((kind, value, line, col, line, col + len(value)))
-        pos = stop
-    tokens.append(("$END", "", line, pos - line_start + 1, line, pos - line_start + 1))
+            raise _GiveUp  # an unterminated string, or a character no terminal takes
+    end = len(text) - line_start + 1
+    append(("$END", "", line, end, line, end))
     return tokens, comments
 
 
@@ -172,7 +170,13 @@ class _Reader:
             self.expect("NL")  # items are separated by line breaks
             while self.peek() == "NL":
                 self.i += 1
-        attached, rest = attach_items(items, comments) if comments else (items, [])
+        if not comments:
+            attached, rest = items, []
+        elif items and comments[-1].line < items[0].pos.line:
+            # only a header above the first item: what attach_items would make of it
+            attached, rest = [replace(items[0], comments=_comment_lines(comments)), *items[1:]], []
+        else:
+            attached, rest = attach_items(items, comments)
         return syntax.File(
             path=self.path,
             items=tuple(attached),

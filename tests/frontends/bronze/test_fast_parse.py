@@ -22,6 +22,8 @@ SNIPPETS = [
     "",
     "\n\n",
     "# only a comment",
+    '# a header\n#\n\n# of two paragraphs\nimport "x.bronze"\na {}\n',
+    "# a header above a block\na {\n  x = 1\n}\n",
     'import "platforms.bronze"\nimport "stdlib/apis/github.bronze"  # trailing\n',
     "a {}",
     "a { }\n\n\nb {\n}\n",
