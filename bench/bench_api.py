@@ -15,10 +15,12 @@ subprocess, so its peak RSS is its own:
   foundry   ``foundry apply`` as a subprocess on a generated .bronze pipeline,
             landing Parquet: wall time, interpreter start-up included
 
-Each run measures the three in turn; ``--runs`` runs (3) give the median and
-the worst run, and the ratios of each run (foundry ÷ floor and foundry ÷ naive
-of the same run, then their median and worst). A last foundry run at
-``--rss-records`` (3M) shows that peak RSS does not grow with the extraction.
+Each run measures the floor, foundry, the floor again and the naive loop, in
+that order; foundry is compared with the mean of the two floors around it (a
+shared machine's load drifts within a run) and with the naive loop of the same
+run. ``--runs`` runs (3) give the median and the worst run of each reader and
+of each ratio. A last foundry run at ``--rss-records`` (3M) shows that peak RSS
+does not grow with the extraction.
 
     python bench/bench_api.py                       # 3 runs at 1M, then foundry at 3M
     python bench/bench_api.py --runs 1 --records 200000 --rss-records 0   # a quick look
@@ -254,7 +256,7 @@ def run_apply(url: str, paginate: str, out: str) -> dict[str, Any]:
     schema = pq.read_schema(files[0]) if files else None
     meta = json.loads(next(Path(lake).rglob("_metadata.json")).read_text())
     return {"rows": rows, "seconds": seconds, "run_seconds": meta["durations"]["total_seconds"],
-            "rss_mb": usage.ru_maxrss / 1024,
+            "cpu_seconds": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024,
             "schema": ", ".join(f"{f.name} {f.type}" for f in schema) if schema else ""}
 
 
@@ -312,12 +314,15 @@ def main() -> None:
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(f"  {'reader':<26}{'records':>10}{'seconds':>9}{'rows/s':>11}{'peak RSS':>12}")
     results: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
+    floors: list[float] = []  # each run's floor: the mean of the floor before and after foundry
     schema = ""
     server, url = start_server(args.records)
     try:
         for run in range(1, args.runs + 1):
             print(f"run {run}")
-            for mode in modes:
+            # floor, foundry, floor again, then naive: a machine whose load drifts during
+            # the run moves both floors, and foundry is compared with their mean
+            for mode in ["floor", "foundry", "floor", *(m for m in modes if m == "naive")]:
                 res = measure(mode, url, args.paginate)
                 if mode != "floor" and res["rows"] != args.records:
                     raise SystemExit(f"{mode} landed {res['rows']} rows, expected {args.records}")
@@ -325,10 +330,14 @@ def main() -> None:
                 extra = ""
                 if mode == "foundry":
                     schema = res["schema"]
-                    beside = [f"{_rate(res) / _rate(results[m][-1]):.2f}x {m}"
-                              for m in modes if m != "foundry"]
-                    extra = f"   {', '.join(beside)} (run's own time {res['run_seconds']:.2f}s)"
+                    extra = (f"   (the run's own time {res['run_seconds']:.2f}s, "
+                             f"CPU {res['cpu_seconds']:.2f}s)")
                 print(_line(LABELS[mode], res, extra), flush=True)
+            floors.append(statistics.mean(_rate(r) for r in results["floor"][-2:]))
+            beside = [f"{_rate(results['foundry'][-1]) / floors[-1]:.2f}x floor (mean of both)"]
+            if "naive" in modes:
+                beside.append(f"{_rate(results['foundry'][-1]) / _rate(results['naive'][-1]):.2f}x naive")
+            print(f"  foundry: {', '.join(beside)}", flush=True)
     finally:
         server.terminate()
         server.wait()
@@ -337,9 +346,11 @@ def main() -> None:
     for mode in modes:
         rates = [_rate(r) for r in results[mode]]
         print(f"  {LABELS[mode]:<26}{statistics.median(rates):>11,.0f} [{min(rates):,.0f}]")
-    for other in (m for m in modes if m != "foundry"):
-        ratios: list[float] = [_rate(f) / _rate(o) for f, o in zip(results["foundry"], results[other],
-                                                       strict=True)]
+    against = {"floor": floors}
+    if "naive" in modes:
+        against["naive"] = [_rate(r) for r in results["naive"]]
+    for other, rates in against.items():
+        ratios = [_rate(f) / o for f, o in zip(results["foundry"], rates, strict=True)]
         print(f"  foundry / {other:<16}{statistics.median(ratios):>11.2f}x [{min(ratios):.2f}x]"
               f"   runs: {', '.join(f'{r:.2f}' for r in ratios)}")
     print(f"  landed schema: {schema}")

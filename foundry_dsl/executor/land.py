@@ -1,6 +1,7 @@
 """Runtime layer: one unit of work landed on local threads, in the graph's order::
 
-    extract[i]  one thread per part, pushing batches into a bounded queue
+    extract[i]  one thread per part, pushing batches into a bounded queue (small
+                Arrow batches, such as an API's pages, joined first)
     chunk[*]    this thread: batches → Arrow → the batch schema → slices of files
     write[fmt]  ``workers`` files written at once, each streamed slice by slice
                 in every format (:mod:`foundry_dsl.executor.streams`)
@@ -10,10 +11,10 @@
 
 Memory stays bounded whatever the source's size, the file size or the width
 of a row, because every buffer is bounded in bytes: the extract queue holds
-at most 32 MiB (a source's big batch is cut into slices first), the chunker
-one slice of at most 8 MiB, each file in flight two slices plus a DuckDB row
-group of at most 16 MiB, and at most ``workers`` files are in flight, so
-extractors wait (backpressure).
+at most 32 MiB (a source's big batch is cut into slices first, small ones are
+joined up to 4 MiB), the chunker one slice of at most 8 MiB, each file in
+flight two slices plus a DuckDB row group of at most 16 MiB, and at most
+``workers`` files are in flight, so extractors wait (backpressure).
 
 A :class:`~foundry_dsl.executor.work.Work` goes in and a
 :class:`~foundry_dsl.executor.work.Manifest` comes out; the commit is the

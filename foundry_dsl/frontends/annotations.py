@@ -118,6 +118,10 @@ class Shape:
     takes_env: bool  # env("NAME") is a value (an EnvRef, or items that are)
     secret: bool  # nothing but an EnvRef: a literal is a secret written in the file
     env_ok: bool  # env("NAME") may be written here or somewhere inside
+    #: plain types among the options: a value of exactly one of them is valid as it is
+    exact: frozenset[type]
+    #: a Literal of strings: the strings that are valid as they are
+    choices: frozenset[str]
 
 
 def _shape(annotation: Any) -> Shape:
@@ -130,6 +134,10 @@ def _shape(annotation: Any) -> Shape:
         takes_env=ir.EnvRef in opts or any(accepts_env(o) for o in opts),
         secret=[o for o in opts if o is not type(None)] == [ir.EnvRef],
         env_ok=any(env_allowed(o) for o in opts),
+        exact=frozenset(o for o in opts if o in (str, int, float, bool)),
+        choices=frozenset(
+            a for a in get_args(annotation) if get_origin(annotation) is Literal and type(a) is str
+        ),
     )
 
 

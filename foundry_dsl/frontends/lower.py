@@ -46,6 +46,7 @@ from foundry_dsl.frontends.positioned import (
 )
 from foundry_dsl.frontends.secrets import (
     API_PARAMS,
+    Secret,
     is_secret_name,
     leaf_positions,
     secret_help,
@@ -207,6 +208,8 @@ class Lowering:
         plain = self.plain(node, annotation)
         if self.literal_secrets(node, key, title, shape.env_ok, query=(title, key) == API_PARAMS):
             return _MISSING
+        if type(plain) in shape.exact or (type(plain) is str and plain in shape.choices):
+            return plain  # what the type's validator would return: the value as it is
         return self.check(annotation, plain, node, key, title)
 
     def units(self, annotation: Any, node: PNode, key: str, unit: UnitKind | None) -> bool:
@@ -299,7 +302,7 @@ class Lowering:
                 secrets=leaf_positions(node),
             )
             return True
-        inside = secrets_in(value) if isinstance(value, str) else []
+        inside = _secrets_in(value) if isinstance(value, str) else ()
         spans = [secret_position(node.pos, text, s.start, s.end) for s in inside]
         for secret, span in zip(inside, spans, strict=True):
             help = secret_help(key, title, env_ok, secret)
@@ -352,6 +355,11 @@ class _Shared:
 
 #: keys repeat in every pipeline: each is squashed and matched once
 _secret_name = functools.cache(is_secret_name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _secrets_in(text: str) -> tuple[Secret, ...]:
+    return tuple(secrets_in(text))
 
 
 # --- typing helpers (the rest are in ``annotations``) -----------------------------------

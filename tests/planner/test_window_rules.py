@@ -163,3 +163,9 @@ def test_partitions_of_another_layout_or_an_id_have_no_order(partition: str) -> 
 
 def test_a_state_without_a_partition_orders_nothing() -> None:
     assert _resolve(D1, {"cursor": "150"}) == Window("150", None, "new")
+
+
+def test_rerunning_the_newest_partition_extends_from_its_own_start() -> None:
+    committed = {"window": {"start": "50", "end": "90"}}
+    assert _resolve(D2, {"cursor": "90", "partition": D2}, committed) == Window(
+        "50", None, "extend")

@@ -621,3 +621,212 @@ def test_a_local_abort_through_a_link_removes_nothing_and_warns(
         f"link (to {elsewhere}), on the way to the partition folder "
         f"{tmp_path / 'lake' / PARTITION}"
     ]
+
+
+# --- more edges the mutants showed ----------------------------------------------------------
+
+
+def test_after_a_commit_an_abort_changes_nothing_and_the_run_stays_committed(
+        tmp_path: Path) -> None:
+    backend = store()
+    committer = land(backend, tmp_path, "run-1", ["part-0001.parquet"])
+    committer.abort()
+    with pytest.raises(CommitError, match=r"cannot upload, this run is committed$"):
+        committer.upload(str(tmp_path / "run-1" / "part-0001.parquet"))
+
+
+def test_an_abort_keeps_the_files_a_marker_lists_even_when_its_write_reported_failure(
+        tmp_path: Path) -> None:
+    class WroteThenFailed(RecordingBackend):
+        def write_bytes(self, path: str, data: bytes) -> None:
+            super().write_bytes(path, data)  # the marker landed; the answer was lost
+            raise StorageError("timed out", transient=True)
+
+    backend = WroteThenFailed(MemoryBackend("lake", {}))
+    committer = PartitionCommitter(backend, PARTITION, "run-1")
+    committer.upload(files(tmp_path, "run-1", ["part-0001.parquet"])[0])
+    with pytest.raises(CommitError):
+        committer.commit({"run": "run-1"})
+    committer.abort()
+    listed = [f["name"] for f in meta(backend)["files"]]
+    assert [n for n in listed if f"{PARTITION}/{n}" not in backend.inner.files] == []
+
+
+def test_adopted_files_are_listed_with_their_sizes(tmp_path: Path) -> None:
+    backend = store()
+    driver = PartitionCommitter(backend, PARTITION, "run-1")
+    unit = PartitionCommitter(backend, PARTITION, "run-1", tag=driver.tag)
+    unit.upload(files(tmp_path, "unit", ["unit-0001.parquet"])[0])
+    driver.adopt(unit.staged())
+    driver.commit({})
+    assert meta(backend)["files"] == [
+        {"name": f"unit-0001-{driver.tag}.parquet", "size": len(b"unit:unit-0001.parquet")}]
+
+
+def test_a_failed_exchange_call_says_why_with_the_path(tmp_path: Path) -> None:
+    missing = str(tmp_path / "missing")
+    (tmp_path / "there").mkdir()
+    with pytest.raises(OSError) as info:
+        commit_module._exchange(missing, str(tmp_path / "there"))
+    assert (info.value.errno, info.value.strerror, info.value.filename) == (
+        2, "renameat2 exchange failed: No such file or directory", missing)
+
+
+def test_a_local_commit_names_at_most_three_missing_files(tmp_path: Path) -> None:
+    backend = local(tmp_path)
+    committer = PartitionCommitter(backend, PARTITION, "run-1", tag="0badf00d")
+    for path in files(tmp_path, "run-1", [f"part-000{i}.parquet" for i in range(1, 5)]):
+        committer.upload(path)
+    for staged in (tmp_path / "lake" / committer.staging).iterdir():
+        staged.unlink()
+    with pytest.raises(CommitError) as info:
+        committer.commit({})
+    assert info.value.message.endswith(
+        ": 4 file(s) to commit are not staged (part-0001-0badf00d.parquet, "
+        "part-0002-0badf00d.parquet, part-0003-0badf00d.parquet); another run may have "
+        "removed them")
+
+
+def test_a_local_commit_of_another_date_of_a_committed_table(tmp_path: Path) -> None:
+    backend = local(tmp_path)
+    land(backend, tmp_path, "run-1", ["part-0001.parquet"])
+    other = PartitionCommitter(backend, "system=shop/table=orders/dt=2025-01-13", "run-2")
+    other.upload(files(tmp_path, "run-2", ["part-0001.parquet"])[0])
+    other.commit({})
+    table = tmp_path / "lake" / "system=shop" / "table=orders"
+    assert sorted(p.name for p in table.iterdir()) == ["dt=2025-01-12", "dt=2025-01-13"]
+
+
+def test_a_local_replace_carries_nested_partitions_only(tmp_path: Path) -> None:
+    backend = local(tmp_path)
+    land(backend, tmp_path, "run-1", ["part-0001.parquet"])
+    folder = tmp_path / "lake" / PARTITION
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for name in ("hour=01", "_spark_metadata", ".hidden"):
+        (folder / name).mkdir()
+        (folder / name / "f").write_text(name)
+    (folder / "linked").symlink_to(elsewhere)
+    second = land(backend, tmp_path, "run-2", ["part-0001.parquet"])
+    assert sorted(p.name for p in folder.iterdir()) == [
+        METADATA_FILE, "hour=01", f"part-0001-{second.tag}.parquet"]
+    assert (folder / "hour=01" / "f").read_text() == "hour=01"
+    assert elsewhere.exists()  # what a link pointed to is never touched
+
+
+def test_a_nested_partition_that_cannot_be_carried_puts_the_others_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = local(tmp_path)
+    land(backend, tmp_path, "run-1", ["part-0001.parquet"])
+    folder = tmp_path / "lake" / PARTITION
+    for hour in ("hour=01", "hour=02"):
+        (folder / hour).mkdir()
+    real_rename = commit_module.os.rename
+    moved: list[str] = []
+
+    def rename(a: str, b: str) -> None:
+        if "hour=" in a and "attempt-" in b:
+            if moved:
+                raise OSError(16, "Device or resource busy")
+            moved.append(a)
+        real_rename(a, b)
+
+    monkeypatch.setattr(commit_module.os, "rename", rename)
+    committer = PartitionCommitter(backend, PARTITION, "run-2")
+    committer.upload(files(tmp_path, "run-2", ["part-0001.parquet"])[0])
+    with pytest.raises(CommitError, match=r"commit is intact: \[Errno 16\] Device or resource busy"):
+        committer.commit({"run": "run-2"})
+    assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == ["hour=01", "hour=02"]
+    assert meta(backend)["run"] == "run-1"
+
+
+def test_a_local_abort_that_cannot_remove_its_staging_still_ends(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def rmtree(path: str, ignore_errors: bool = False, **kw: Any) -> None:
+        if not ignore_errors:
+            raise OSError(13, "Permission denied")
+
+    backend = local(tmp_path)
+    committer = PartitionCommitter(backend, PARTITION, "run-1")
+    committer.upload(files(tmp_path, "run-1", ["part-0001.parquet"])[0])
+    monkeypatch.setattr(commit_module.shutil, "rmtree", rmtree)
+    committer.abort()  # staging that stays is recovery's to remove
+
+
+def test_nothing_is_uploaded_while_the_commit_is_under_way(tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    class UploadsMidCommit(RecordingBackend):
+        def copy_file(self, source: str, target: str) -> None:
+            try:
+                committer.upload(str(tmp_path / "late.parquet"))
+            except CommitError as exc:
+                seen.append(exc.message)
+            super().copy_file(source, target)
+
+    (tmp_path / "late.parquet").write_bytes(b"late")
+    committer = PartitionCommitter(UploadsMidCommit(MemoryBackend("lake", {})), PARTITION, "r")
+    committer.upload(files(tmp_path, "r", ["part-0001.parquet"])[0])
+    committer.commit({})
+    assert seen == [f"partition {PARTITION}: cannot upload, this run is committing"]
+
+
+def test_after_a_commit_failing_with_an_os_error_the_run_is_failed(tmp_path: Path) -> None:
+    backend = FailingBackend(MemoryBackend("lake", {}), error=OSError("disk quota exceeded"))
+    backend.fail["write"] = METADATA_FILE
+    committer = PartitionCommitter(backend, PARTITION, "run-1")
+    (path,) = files(tmp_path, "run-1", ["part-0001.parquet"])
+    committer.upload(path)
+    with pytest.raises(CommitError):
+        committer.commit({})
+    with pytest.raises(CommitError) as info:
+        committer.upload(path)
+    assert info.value.message == f"partition {PARTITION}: cannot upload, this run is failed"
+
+
+def test_metadata_values_json_cannot_hold_are_written_as_text(tmp_path: Path) -> None:
+    import datetime as dt
+
+    backend = store()
+    committer = PartitionCommitter(backend, PARTITION, "run-1")
+    committer.upload(files(tmp_path, "run-1", ["part-0001.parquet"])[0])
+    committer.commit({"batch_timestamp": dt.datetime(2025, 1, 12, 14, 30)})
+    assert meta(backend)["batch_timestamp"] == "2025-01-12 14:30:00"
+
+
+def test_a_file_entry_without_a_name_is_refused(tmp_path: Path) -> None:
+    committer = PartitionCommitter(store(), PARTITION, "run-1")
+    committer.upload(files(tmp_path, "run-1", ["part-0001.parquet"])[0])
+    with pytest.raises(CommitError) as info:
+        committer.commit({"files": [{"rows": 3}]})
+    assert info.value.message == f"partition {PARTITION}: metadata lists '', which was not uploaded"
+
+
+def test_the_committed_list_is_in_the_order_of_the_final_names(tmp_path: Path) -> None:
+    backend = store()
+    committer = PartitionCommitter(backend, PARTITION, "run-1", tag="0badf00d")
+    for path in files(tmp_path, "run-1", ["a.csv", "a-b.csv"]):
+        committer.upload(path)
+    committer.commit({})
+    # "a-0badf00d.csv" sorts before "a-b-0badf00d.csv", though "a-b.csv" sorts before "a.csv"
+    assert [f["name"] for f in meta(backend)["files"]] == ["a-0badf00d.csv", "a-b-0badf00d.csv"]
+
+
+def test_a_joined_local_abort_removes_only_its_own_staged_files(tmp_path: Path) -> None:
+    backend = local(tmp_path)
+    driver = PartitionCommitter(backend, PARTITION, "run-1")
+    driver.upload(files(tmp_path, "driver", ["part-0001.parquet"])[0])
+    unit = PartitionCommitter(backend, PARTITION, "run-1", tag=driver.tag)
+    unit.upload(files(tmp_path, "unit", ["unit-0001.parquet"])[0])
+    unit.abort()
+    staged = tmp_path / "lake" / driver.staging
+    assert sorted(p.name for p in staged.iterdir()) == [f"part-0001-{driver.tag}.parquet"]
+
+
+def test_an_exchange_the_kernel_calls_invalid_reads_as_no_exchange(tmp_path: Path) -> None:
+    inner = tmp_path / "a" / "b"
+    inner.mkdir(parents=True)
+    # a folder cannot swap places with a folder inside it: EINVAL, as where the filesystem
+    # has no RENAME_EXCHANGE, so the caller falls back to two renames
+    assert commit_module._exchange(str(tmp_path / "a"), str(inner)) is False
+    assert inner.is_dir()

@@ -212,7 +212,7 @@ def test_a_bucket_that_is_not_one_name_is_refused(bucket: str) -> None:
     assert info.value.transient is False
 
 
-@pytest.mark.parametrize("prefix", ["a/../b", "a//b", "./a", "a\\b", "\\"])
+@pytest.mark.parametrize("prefix", ["a/../b", "a//b", "X//b", "./a", "a\\b", "\\"])
 def test_an_unsafe_prefix_is_refused(prefix: str) -> None:
     with pytest.raises(StorageError) as info:
         check_store_root("azure", "container", "c", prefix)
@@ -247,3 +247,50 @@ def test_direct_files_leave_out_nested_partitions() -> None:
 )
 def test_listed_names_read_both_shapes_of_a_file_list(meta: object, names: set[str] | None) -> None:
     assert listed_names(meta) == names  # type: ignore[arg-type]
+
+
+def test_recover_that_cannot_remove_a_leftover_still_ends(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from foundry_dsl.storage import recover as recover_module
+
+    def rmtree(path: str, ignore_errors: bool = False, **kw: object) -> None:
+        if not ignore_errors:
+            raise OSError(13, "Permission denied")
+
+    (tmp_path / STAGING / "attempt-aaaaaaaa").mkdir(parents=True)
+    monkeypatch.setattr(recover_module.shutil, "rmtree", rmtree)
+    recover(local_backend(str(tmp_path)), PARTITION)  # the next run tries again
+
+
+def test_staged_partitions_refuse_a_staging_area_reached_through_a_link(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "staging").mkdir(parents=True)
+    (tmp_path / "lake").mkdir()
+    (tmp_path / "lake" / "_foundry").symlink_to(elsewhere)
+    with pytest.raises(CommitError) as info:
+        staged_partitions(local_backend(str(tmp_path / "lake")), TABLE)
+    assert info.value.message.startswith(
+        f"{tmp_path / 'lake' / '_foundry'} is a symbolic link (to {elsewhere}), on the way to "
+        f"the staging area {tmp_path / 'lake' / '_foundry' / 'staging' / 'system=shop'}")
+
+
+def test_a_path_outside_the_root_is_refused_before_anything_moves(tmp_path: Path) -> None:
+    from foundry_dsl.storage.layout import refuse_links
+
+    root = tmp_path / "lake"
+    outside = str(root / ".." / "elsewhere")
+    with pytest.raises(CommitError) as info:
+        refuse_links(str(root), outside, "partition folder")
+    assert info.value.message == (
+        f"the partition folder {outside} is outside the storage root {root}, so nothing was moved")
+
+
+def test_only_a_text_local_root_makes_a_backend_local() -> None:
+    from foundry_dsl.storage.layout import local_root
+
+    backend = store()
+    assert local_root(backend) is None
+    backend.local_root = Path("/tmp/x")  # type: ignore[attr-defined]
+    assert local_root(backend) is None
+    backend.local_root = "/tmp/x"  # type: ignore[attr-defined]
+    assert local_root(backend) == "/tmp/x"

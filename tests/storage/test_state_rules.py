@@ -211,3 +211,39 @@ def test_settle_drops_an_intent_no_commit_matches(meta: dict[str, Any] | None) -
 def test_settle_of_a_lone_unmatched_intent_leaves_no_entry() -> None:
     state = {"pending": {"run_id": "r2", "partition": "dt=2", "cursor": "12"}}
     assert settle(state, lambda p: None) == (None, True)
+
+
+# --- more edges the mutants showed ----------------------------------------------------------
+
+
+def test_put_writes_sorted_keys_and_values_json_cannot_hold_as_text() -> None:
+    import datetime as dt
+
+    s = store()
+    s.put("shop", "orders", {"updated_at": dt.date(2025, 1, 12), "cursor": "2"})
+    assert s.backend.files[ENTRY] == (  # type: ignore[attr-defined]
+        b'{\n  "cursor": "2",\n  "updated_at": "2025-01-12"\n}')
+
+
+def test_set_cursor_writes_figures_json_cannot_hold_as_text() -> None:
+    import datetime as dt
+
+    s = store()
+    s.set_cursor("shop", "orders", "2", day=dt.date(2025, 1, 12), updated_at="then")
+    assert s.backend.files[ENTRY] == (  # type: ignore[attr-defined]
+        b'{\n  "cursor": "2",\n  "day": "2025-01-12",\n  "updated_at": "then"\n}')
+
+
+def test_the_url_keeps_a_root_that_ends_in_any_letter() -> None:
+    assert StateStore(MemoryBackend("lakeX", {})).url("shop", "orders") == (
+        f"memory://lakeX/{ENTRY}")
+
+
+@pytest.mark.parametrize(("length", "shown"), [(60, None), (61, 57)])
+def test_a_refused_value_is_shown_whole_up_to_60_characters(length: int, shown: int | None) -> None:
+    value = ["z" * (length - 4)]  # ["zz...z"]: 4 characters of brackets and quotes
+    text = json.dumps(value)
+    assert len(text) == length
+    expected = text if shown is None else text[:shown] + "..."
+    error = refusal(store({"cursor": "1", "partition": value}))
+    assert f"holds partition = {expected} (a list), where" in error.message

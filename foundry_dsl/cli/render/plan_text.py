@@ -5,16 +5,16 @@ source in one line, the target root, the environment variables it reads and
 warnings, the partition tree it writes, formats, file limits and workers, where
 the start cursor comes from, then a summary line. Laid out as a two-column grid
 so long values wrap inside their column at 80 columns; colour is decoration
-only, so ``NO_COLOR=1`` loses nothing.
+only, so ``NO_COLOR=1`` loses nothing. On a terminal rich prints it; piped, the
+same characters are laid out by ``plain`` (rich's tables cost more than the
+whole rest of a large plan), and rich's layout modules are not even imported.
 """
 
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
-from rich.console import Console, Group, RenderableType
-from rich.padding import Padding
-from rich.table import Table
 from rich.text import Text
 
 from foundry_dsl.cli.render import plain
@@ -24,11 +24,16 @@ from foundry_dsl.errors import Diagnostic
 from foundry_dsl.planner.partitions import METADATA_FILE, committed_name
 from foundry_dsl.planner.plan import PipelinePlan, Plan, describe_ranges, describe_source
 
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
 STYLES = {"create": "green", "replace": "yellow", "unknown": "cyan"}
 WORDS = {"create": "create", "replace": "replace", "unknown": "write"}
 
 
 def plan_renderable(plan: Plan) -> RenderableType:
+    from rich.console import Group
+
     at = plan.run_at.isoformat().replace("+00:00", "Z")
     parts: list[RenderableType] = [
         Text.assemble(("foundry plan", "bold"), f"  run date {plan.run_date.isoformat()}, at {at}"),
@@ -44,6 +49,10 @@ def plan_renderable(plan: Plan) -> RenderableType:
 
 
 def _pipeline(pp: PipelinePlan) -> RenderableType:
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.table import Table
+
     head, rows = _content(pp)
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim", no_wrap=True)
@@ -206,6 +215,8 @@ def _wrapped(text: str, width: int) -> list[str]:
 
 
 def _rich_lines(renderable: RenderableType, width: int) -> list[str]:
+    from rich.console import Console
+
     buf = io.StringIO()
     console = Console(file=buf, width=width, no_color=True, color_system=None, highlight=False)
     console.print(renderable)

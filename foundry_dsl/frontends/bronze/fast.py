@@ -17,6 +17,7 @@ stay those of the grammar; tests check that both readers give equal trees.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import replace
 
@@ -55,6 +56,15 @@ class _GiveUp(Exception):
 def _give_up(*_: object) -> None:
     raise _GiveUp
 
+
+@functools.lru_cache(maxsize=4096)
+def _number(raw: str) -> syntax.Scalar:
+    """A NUMBER token's value (immutable: the same text, ``5m`` or ``256MB``, comes
+    back in every pipeline); a value ``values`` rejects ends the quick read."""
+    return values.number(raw, _NOWHERE, _give_up)
+
+
+_NOWHERE = Position("", 1, 1)  # values.number reports at it, and _give_up ignores it
 
 # a token: (kind, text, line, column, end line, end column); kind is the group name,
 # or the punctuation itself, or "IMPORT" for the keyword
@@ -246,8 +256,7 @@ class _Reader:
                 return self.call(tok)
             return syntax.ScalarValue(values.name(raw), self.pos(tok, tok), raw)
         if kind == "NUMBER":
-            at = self.pos(tok, tok)
-            return syntax.ScalarValue(values.number(raw, at, _give_up), at, raw)
+            return syntax.ScalarValue(_number(raw), self.pos(tok, tok), raw)
         if kind == "TRIPLE":
             return syntax.ScalarValue(values.triple(raw), self.pos(tok, tok), raw)
         if kind == "[":

@@ -16,12 +16,14 @@ the files named on the command line.
 from __future__ import annotations
 
 import copy
+import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from foundry_dsl import ir
 from foundry_dsl.errors import ConfigError, Position, did_you_mean
+from foundry_dsl.frontends.bronze import fast
 from foundry_dsl.frontends.bronze import tree as syntax
 from foundry_dsl.frontends.lower import Lowering, build_pipeline
 from foundry_dsl.frontends.positioned import Env, PList, PMap, PNode, PScalar, Quantity, paused_gc
@@ -106,14 +108,18 @@ class BronzeFrontend:
         return module
 
     def parse(self, path: str) -> syntax.File | None:
-        from foundry_dsl.frontends.bronze.parser import parse
-
         try:
             text = read_text(path)
         except (OSError, UnicodeDecodeError) as exc:
             self.low.diagnostics.append(unreadable(path, exc))
             return None
         self.sources[path] = text
+        file = fast.parse(text, path)
+        if file is not None:
+            return file
+        # a mistake somewhere: Lark's parser finds and words every one
+        from foundry_dsl.frontends.bronze.parser import parse
+
         try:
             return parse(text, path)
         except ConfigError as exc:
@@ -142,10 +148,16 @@ class BronzeFrontend:
             self.add(module.templates, name, d, "source template")
 
     def real(self, path: str) -> str:
-        """``path`` resolved (symlinks followed): a module's key."""
+        """``path`` resolved (symlinks followed): a module's key. Its folder is resolved
+        once for all the files in it; a file that is a link is resolved whole."""
         real = self._real.get(path)
         if real is None:
-            real = self._real[path] = str(Path(path).resolve())
+            folder, name = os.path.split(path)
+            if name in ("", ".", "..") or os.path.islink(path):
+                real = os.path.realpath(path)
+            else:
+                real = os.path.join(self.real(folder or "."), name)
+            self._real[path] = real
         return real
 
     def resolve_import(self, importer: str, item: syntax.Import) -> str | None:
