@@ -231,3 +231,44 @@ def test_a_handler_with_the_filter_writes_no_secret() -> None:
     finally:
         log.removeHandler(handler)
     assert seen == ["password ***"]
+
+
+# --- more edges the mutants showed ----------------------------------------------------------
+
+
+def test_a_longer_secret_holding_a_shorter_one_is_masked_whole() -> None:
+    # by length, not by text: "bcd" sorts after "abcde" but must go second
+    assert redact("token=abcde", ["bcd", "abcde"]) == "token=***"
+
+
+def test_a_password_holding_an_at_sign_is_masked_whole() -> None:
+    url = "https://u:p@ss@host/x"
+    assert urls.redact_url(url) == "https://***@host/x"
+    assert urls.split_credentials(url) == ("https://host/x", ("u", "p@ss"))
+    assert urls.url_secrets(url) == ["p@ss", urls.basic_header("u", "p@ss").removeprefix("Basic ")]
+
+
+def test_a_secret_value_holding_an_equals_sign_is_masked_whole() -> None:
+    assert urls.redact_url("https://h/x?token=a=b&page=2") == "https://h/x?token=***&page=2"
+    assert urls.url_secrets("https://h/?token=a=b") == ["a=b"]
+
+
+def test_a_scheme_relative_url_has_its_userinfo_masked() -> None:
+    assert urls.redact_url("//user:pw@host/x?token=t") == "//***@host/x?token=***"
+
+
+def test_extra_names_count_in_what_is_masked_as_text() -> None:
+    assert urls.redact_url("/x?code=42", ["code"]) == "/x?code=***"
+    assert urls.redact_url("https://[bad/x?code=42", ["code"]) == "https://[bad/x?code=***"
+
+
+def test_an_empty_password_leaves_the_user_name_as_the_secret() -> None:
+    assert urls.url_secrets("https://user:@h/") == ["user", "dXNlcjo="]
+
+
+def test_origin_of_a_url_without_a_host() -> None:
+    assert urls.origin("file:///tmp/x") == ("file", "", None)
+
+
+def test_join_keeps_capital_letters_at_the_seam() -> None:
+    assert urls.join("https://h/vX", "Xy") == "https://h/vX/Xy"

@@ -220,4 +220,5 @@ def test_plan_goes_on_when_a_store_cannot_be_checked(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "? write shop.orders" in out.stdout
     assert "storage    not checked: " in out.stdout
-    assert out.stdout.splitlines()[-1] == "1 pipeline: 1 to write (storage not checked)"
+    assert out.stdout.splitlines()[-1] == (
+        "1 pipeline: 1 to write (storage not checked); 1 cannot run yet (see env and warning)")

@@ -126,7 +126,8 @@ def test_three_runs_land_exactly_the_new_rows_and_store_the_cursor(tmp_path, pos
 
 
 def test_a_failure_before_commit_leaves_the_cursor_and_the_next_run_lands_everything(tmp_path, postgres, orders) -> None:  # type: ignore[no-untyped-def]
-    # the query fails on reading a 'poison' row, inserted last so earlier files are written first
+    # the query fails on reading a 'poison' row, inserted last: whether files were staged
+    # before it depends on thread timing, so only the end state is checked
     poison = "id, customer, amount, updated_at, CASE WHEN customer = 'poison' THEN CAST(customer AS int) ELSE 0 END AS ok"
     folder = _project(tmp_path, orders, select=poison)
     postgres.psql(f"INSERT INTO {orders} SELECT g, 'c', g, TIMESTAMPTZ '2025-01-01+00' + g * INTERVAL '1 s' "
@@ -141,7 +142,6 @@ def test_a_failure_before_commit_leaves_the_cursor_and_the_next_run_lands_everyt
     assert failed.returncode != 0
     assert "shop.orders" in failed.stdout + failed.stderr
     assert "invalid input syntax for type integer" in failed.stdout + failed.stderr
-    assert "part-0001.parquet" in failed.stderr  # it failed mid-stream, files already written
     assert _cursor(folder, postgres) == before
     assert metadata(tmp_path / "out" / ROOT / "batch_id=r2") is None
     assert _landed(folder, "r2") == []
