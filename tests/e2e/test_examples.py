@@ -4,6 +4,7 @@ README's first command) and the stdlib's synthetic custom source."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -46,3 +47,17 @@ def test_the_stdlib_synthetic_source_streams_its_rows(tmp_path: Path) -> None:
     ).fetchall()[0]
     assert rows == (10_000, 10_000, "b1", "b1")
     assert json.loads((table / "_metadata.json").read_text())["total_records"] == 10_000
+
+
+def test_the_runnable_examples_need_no_test_only_package(tmp_path: Path) -> None:
+    """numpy comes with the test extra only: an example that imports it fails for a user
+    who ran the README's install, so the examples run here with numpy unimportable."""
+    blocker = tmp_path / "blocked" / "numpy"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text('raise ImportError("numpy is not a foundry dependency")\n')
+    work = copy_pipelines(tmp_path / "work")
+    path = f"{tmp_path / 'blocked'}{os.pathsep}{REPO}"
+    for pipeline in ("pipelines/demo.bronze", "pipelines/warehouse.bronze"):
+        out = foundry(work, "apply", pipeline, "--date", "2025-01-12", "--batch-id", "b1",
+                      env={"PYTHONPATH": path})
+        assert out.returncode == 0, pipeline + "\n" + out.stderr + out.stdout
