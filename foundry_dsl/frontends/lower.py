@@ -128,7 +128,7 @@ class Lowering:
         try:
             result = model.model_validate({**values, "span": node.pos})
             # where each value was written, for checks after compiling (plan, validate)
-            result._spans.update({k: p for k in values if (p := node.entries[k].value.pos)})
+            result._spans = {k: p for k in values if (p := node.entries[k].value.pos)}
             return result if ok else None
         except ValidationError as exc:
             for err in exc.errors():
@@ -354,7 +354,7 @@ class _Shared:
 
 
 #: keys repeat in every pipeline: each is squashed and matched once
-_secret_name = functools.cache(is_secret_name)
+_secret_name = functools.lru_cache(maxsize=4096)(is_secret_name)
 
 
 @functools.lru_cache(maxsize=4096)

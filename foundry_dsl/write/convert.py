@@ -118,7 +118,9 @@ def coalesce(
     try:
         for item in items:
             if (isinstance(item, (pa.RecordBatch, pa.Table)) and item.num_columns
-                    and 0 < item.num_rows < max_rows and (n := int(item.nbytes)) < max_bytes):
+                    and 0 < item.num_rows < max_rows
+                    # the buffers' sizes: nbytes walks every value range (20 us a page)
+                    and (n := int(item.get_total_buffer_size())) < max_bytes):
                 if group and not item.schema.equals(group[0].schema, check_metadata=True):
                     yield _joined(group)
                     group, rows, size = [], 0, 0

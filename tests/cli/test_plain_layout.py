@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import random
+from pathlib import Path
 
 import pytest
 from rich.console import Console, Group
@@ -12,6 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from foundry_dsl.cli.render import plain
+from foundry_dsl.cli.render.plan_text import plan_renderable, render_plan_text
+from foundry_dsl.planner.plan import Plan
 
 WORDS = ["a", "db", "SELECT", "x,", "->", "write[parquet]", "s3://bucket/prefix/with/a/long/path",
          "(local)", "env(\"X\")", "  ", "", "partition_column_that_is_long", "[0,", "34)", "..."]
@@ -89,3 +93,29 @@ def test_head_and_grid_together_match_a_rich_group() -> None:
 def test_text_rich_would_change_is_left_to_rich(text: str) -> None:
     assert plain.wrap(text, 80) is None
     assert plain.grid([("source", text)], 80) is None
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _plan_of(paths: list[str]) -> Plan:
+    import foundry_dsl
+
+    at = dt.datetime(2025, 1, 12, 14, 30, tzinfo=dt.timezone.utc)
+    return foundry_dsl.load(paths).plan(date=at.date(), at=at, look_up_storage=False)
+
+
+@pytest.mark.parametrize("width", [80, 120, 57, 34, 12])
+def test_a_plan_reads_as_rich_prints_it(width: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the shipped pipelines, and one rich must lay out (a path that is not ASCII)
+    odd = tmp_path / "données.bronze"
+    odd.write_text(
+        'platform p {\n  storage local { path = "./sortie/é" }\n}\n'
+        'pipeline a.b {\n  platform = p\n  source files { paths = ["données/*.csv"] }\n}\n',
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(REPO)
+    paths = sorted(str(p.relative_to(REPO)) for p in (REPO / "pipelines").glob("*.bronze"))
+    plan = _plan_of([*paths, str(odd)])
+    expected = "\n".join(_rich(plan_renderable(plan), width)) + "\n"
+    assert render_plan_text(plan, width) == expected

@@ -592,5 +592,204 @@ def test_times_are_utc_to_the_millisecond_or_the_second() -> None:
     assert iso(T0 + 0.5, seconds=True) == "2027-01-15T08:00:00Z"
 
 
-def test_no_renewal_thread_outlives_these_tests() -> None:
-    assert not [t for t in threading.enumerate() if t.name.startswith("foundry-lease")]
+
+# --- more edges the mutants showed ----------------------------------------------------------
+
+
+def test_a_lease_shorter_than_a_second_is_a_lease(backend: Conditional) -> None:
+    lease = take(backend, "run-a", Clock(), ttl=0.5)
+    assert lease.expires_at == T0 + 0.5
+    lease.release()
+
+
+def test_a_backend_whose_local_root_is_no_text_leases_by_objects(backend: Conditional) -> None:
+    backend.local_root = 5  # type: ignore[attr-defined]
+    lease = take(backend, "run-a", Clock())
+    assert isinstance(lease, ObjectLease)
+    lease.release()
+
+
+def test_try_acquire_of_a_free_scope_is_the_lease(backend: Conditional) -> None:
+    lease = try_acquire(backend, SCOPE, holder("run-a"), clock=Clock())
+    assert isinstance(lease, ObjectLease) and lease.holder == holder("run-a")
+    lease.release()
+
+
+def test_a_holder_for_this_run_started_now() -> None:
+    h = Holder.for_run("run-1", "shop.orders")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", h.started_at)
+
+
+def test_lease_errors_carry_their_scope_and_where_and_are_not_transient(
+        backend: Conditional) -> None:
+    lost = LeaseLost(SCOPE, "gone")
+    assert (lost.scope, lost.reason, lost.transient) == (SCOPE, "gone", False)
+    first = take(backend, "run-a", Clock())
+    with pytest.raises(LeaseHeld) as info:
+        acquire(backend, SCOPE, holder("run-b"), clock=Clock())
+    assert (info.value.scope, info.value.where) == (SCOPE, WHERE)
+    first.release()
+    backend._bump(PATH, b"garbage")
+    with pytest.raises(LeaseHeld) as info:
+        acquire(backend, SCOPE, holder("run-b"), clock=Clock())
+    assert info.value.where == WHERE
+
+
+def test_the_lease_object_is_sorted_json(backend: Conditional) -> None:
+    lease = take(backend, "run-a", Clock())
+    doc = stored(backend)
+    assert backend.files[PATH] == json.dumps(
+        {"expires_at": doc["expires_at"], "holder": doc["holder"], "token": doc["token"]}).encode()
+    assert list(doc["holder"]) == sorted(doc["holder"])
+    lease.release()
+
+
+@pytest.mark.parametrize("root", ["memory://lake/", "memory://lakeX/"])
+def test_the_lease_is_named_below_the_root_with_one_slash(root: str) -> None:
+    backend = Conditional()
+    backend.root_url = root
+    lease = take(backend, "run-a", Clock())
+    assert lease.where == f"{root}{PATH}"
+    lease.release()
+
+
+def test_a_takeover_names_the_version_it_wrote_and_says_so_in_the_log(
+        backend: Conditional, caplog: pytest.LogCaptureFixture) -> None:
+    first = take(backend, "run-a", Clock())
+    with caplog.at_level(logging.INFO, logger="foundry.storage"):
+        second = take(backend, "run-b", Clock(T0 + TTL))
+    assert second.version == "2"
+    assert [r.getMessage() for r in caplog.records] == [
+        f"taking over the expired lease on {SCOPE} from run run-a (shop.orders) on host "
+        "host-run-a, pid 4242, started at 2027-01-15T07:59:00Z"]
+    first.release()
+    second.release()
+
+
+def test_a_takeover_from_an_unnamed_run_says_so_in_the_log(
+        backend: Conditional, caplog: pytest.LogCaptureFixture) -> None:
+    backend._bump(PATH, json.dumps({"token": "x", "expires_at": iso(T0)}).encode())
+    with caplog.at_level(logging.INFO, logger="foundry.storage"):
+        lease = take(backend, "run-b", Clock(T0 + 1))
+    assert [r.getMessage() for r in caplog.records] == [
+        f"taking over the expired lease on {SCOPE} from an unknown run"]
+    lease.release()
+
+
+def test_losing_a_lease_is_logged_and_raised_with_its_scope(
+        backend: Conditional, caplog: pytest.LogCaptureFixture) -> None:
+    lease = take(backend, "run-a", Clock())
+    backend._bump(PATH, b"{}")
+    with caplog.at_level(logging.WARNING, logger="foundry.storage"), \
+            pytest.raises(LeaseLost) as info:
+        lease.check()
+    assert info.value.scope == SCOPE
+    assert [r.getMessage() for r in caplog.records] == [
+        f"lost the lease on {SCOPE}: it was replaced by another run"]
+    with pytest.raises(LeaseLost) as again:
+        lease.check()
+    assert (again.value.scope, again.value.reason) == (SCOPE, "it was replaced by another run")
+    lease.release()
+
+
+def test_a_released_lease_raises_with_its_scope(backend: Conditional) -> None:
+    lease = take(backend, "run-a", Clock())
+    lease.release()
+    with pytest.raises(LeaseLost) as info:
+        lease.check()
+    assert info.value.message == (
+        f"lost the lease on {SCOPE}: it was released; this run stops writing so that it "
+        "cannot overwrite another run's data (run again once the scope is free)")
+
+
+def test_renew_keeps_the_token(backend: Conditional) -> None:
+    lease = take(backend, "run-a", Clock())
+    token = stored(backend)["token"]
+    lease.renew()
+    assert stored(backend)["token"] == token
+    lease.release()
+
+
+def test_a_lease_without_a_renewal_thread_releases(backend: Conditional) -> None:
+    lease = looping(backend, Clock())
+    lease.release()
+    assert PATH not in backend.files
+
+
+def test_the_renewal_thread_renews_on_its_own(backend: Conditional) -> None:
+    renewed = threading.Event()
+    real = backend.replace_if
+
+    def replace_if(path: str, data: bytes, version: str) -> str | None:
+        renewed.set()
+        return real(path, data, version)
+
+    backend.replace_if = replace_if  # type: ignore[method-assign]
+    lease = take(backend, "run-a", Clock(), ttl=0.03)  # renewed every 10 ms
+    try:
+        assert renewed.wait(30), "the renewal thread never renewed"  # a bound, not a measure
+    finally:
+        lease.release()
+
+
+def test_the_loop_gives_up_at_the_very_moment_the_lease_expires(backend: Conditional) -> None:
+    clock = Clock()
+    lease = looping(backend, clock)
+
+    def replace_if(path: str, data: bytes, version: str) -> str | None:
+        clock.now = lease.expires_at
+        raise StorageError("503 slow down")
+
+    backend.replace_if = replace_if  # type: ignore[method-assign]
+    lease._renew_loop()
+    assert lease.lost == "it could not be renewed before it expired: 503 slow down"
+
+
+# --- local locks -------------------------------------------------------------------------------
+
+
+def test_a_local_lease_names_its_scope_and_loses_it_in_exact_words(tmp_path: Path) -> None:
+    backend = local_backend(str(tmp_path))
+    lock = tmp_path / "_foundry" / "leases" / "system=shop" / "table=orders.lock"
+    lease = acquire(backend, SCOPE, holder("run-a"))
+    assert (lease.scope, repr(lease)) == (SCOPE, f"LocalLease({SCOPE}, run-a)")
+    lock.unlink()
+    with pytest.raises(LeaseLost) as info:
+        lease.check()
+    assert (info.value.scope, info.value.reason) == (SCOPE, f"its lock file {lock} was deleted")
+    lock.write_text("")  # another file of that name
+    with pytest.raises(LeaseLost) as info:
+        lease.check()
+    assert (info.value.scope, info.value.reason) == (SCOPE, f"its lock file {lock} was replaced")
+    lease.release()
+    with pytest.raises(LeaseLost) as info:
+        lease.check()
+    assert (info.value.scope, info.value.reason) == (SCOPE, "it was released")
+
+
+def test_the_lock_file_is_readable_by_all_and_writable_by_its_owner(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        lease = acquire(local_backend(str(tmp_path)), SCOPE, holder("run-a"))
+    finally:
+        os.umask(old)
+    lock = tmp_path / "_foundry" / "leases" / "system=shop" / "table=orders.lock"
+    assert lock.stat().st_mode & 0o777 == 0o644
+    lease.release()
+
+
+def test_a_run_only_looking_at_the_lock_keeps_others_out_until_it_stops(tmp_path: Path) -> None:
+    import fcntl
+
+    backend = local_backend(str(tmp_path))
+    acquire(backend, SCOPE, holder("run-a")).release()  # the lock file exists
+    lock = tmp_path / "_foundry" / "leases" / "system=shop" / "table=orders.lock"
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # what current_holder does for an instant, held on
+        with pytest.raises(LeaseHeld) as info:
+            acquire(backend, SCOPE, holder("run-b"))
+        assert info.value.holder is None
+    finally:
+        os.close(fd)
+    acquire(backend, SCOPE, holder("run-b")).release()

@@ -287,3 +287,9 @@ def test_rows_within_of_no_rows_is_none() -> None:
 def test_split_hands_on_a_batch_of_exactly_the_budget_as_it_is() -> None:
     t = ints(0, 10)
     assert [s is t for s in split(t, t.nbytes)] == [True]
+
+
+def test_flush_ends_the_open_files_beside_a_lane_whose_file_is_full() -> None:
+    chunker = Chunker(2, 0, lanes=2, slice_rows=2)
+    assert shape(chunker.add(ints(0, 3))) == [(1, 2, "full")]
+    assert shape(chunker.flush()) == [(2, 1, None), (2, None, "early")]

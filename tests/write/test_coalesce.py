@@ -48,7 +48,7 @@ def test_records_cursors_and_empty_batches_pass_through_in_order() -> None:
 def test_a_group_ends_at_max_rows_and_max_bytes() -> None:
     by_rows = list(coalesce(iter([page(i * 3) for i in range(5)]), max_rows=6))
     assert [b.num_rows for b in by_rows] == [6, 6, 3]
-    one = page(0).nbytes
+    one = page(0).get_total_buffer_size()
     by_bytes = list(coalesce(iter([page(i * 3) for i in range(5)]), max_bytes=2 * one))
     assert [b.num_rows for b in by_bytes] == [6, 6, 3]
 

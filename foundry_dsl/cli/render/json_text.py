@@ -12,7 +12,7 @@ and None (anything else raises TypeError, as ``json.dumps`` does);
 
 from __future__ import annotations
 
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from typing import Any
 
 __all__ = ["dumps"]

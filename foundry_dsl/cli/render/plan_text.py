@@ -32,6 +32,8 @@ WORDS = {"create": "create", "replace": "replace", "unknown": "write"}
 
 
 def plan_renderable(plan: Plan) -> RenderableType:
+    # render_plan_text lays out these same parts without rich: a new part goes in
+    # both (tests/cli/test_plain_layout.py compares the two)
     from rich.console import Group
 
     at = plan.run_at.isoformat().replace("+00:00", "Z")
@@ -58,11 +60,12 @@ def _pipeline(pp: PipelinePlan) -> RenderableType:
     grid.add_column(style="dim", no_wrap=True)
     grid.add_column(overflow="fold")
     for key, value in rows:
-        grid.add_row(key, value)
+        # values are never markup: a path or a query may contain "[...]"
+        grid.add_row(key, value if isinstance(value, Text) else Text(value))
     return Group(head, Padding(grid, (0, 0, 0, 2), expand=False))
 
 
-def _content(pp: PipelinePlan) -> tuple[Text, list[tuple[str, Text]]]:
+def _content(pp: PipelinePlan) -> tuple[Text, list[tuple[str, str | Text]]]:
     """A pipeline's head line and its grid's rows, for rich and for ``plain`` alike."""
     p = pp.pipeline
     style = STYLES[pp.action]
@@ -71,11 +74,10 @@ def _content(pp: PipelinePlan) -> tuple[Text, list[tuple[str, Text]]]:
     )
     if p.source_file:
         head.append(f"  ({p.source_file})", "dim")
-    rows: list[tuple[str, Text]] = []
+    rows: list[tuple[str, str | Text]] = []
 
     def row(key: str, value: str | Text) -> None:
-        # values are never markup: a path or a query may contain "[...]"
-        rows.append((key, value if isinstance(value, Text) else Text(value)))
+        rows.append((key, value))
 
     row("source", describe_source(p.source))
     backend = p.platform.storage.kind if p.run.storage_enabled else "local"
@@ -199,7 +201,7 @@ def render_plan_text(plan: Plan, width: int = 80) -> str:
     for pp in plan.pipelines:
         lines.append("")
         head, rows = _content(pp)
-        body = plain.grid([(k, v.plain) for k, v in rows], width)
+        body = plain.grid([(k, v if isinstance(v, str) else v.plain) for k, v in rows], width)
         if body is None or not plain.simple(head.plain):
             lines += _rich_lines(_pipeline(pp), width)
         else:

@@ -180,11 +180,12 @@ class _Reader:
             self.expect("NL")  # items are separated by line breaks
             while self.peek() == "NL":
                 self.i += 1
+        rest: list[Comment] = []
         if not comments:
-            attached, rest = items, []
+            attached = items
         elif items and comments[-1].line < items[0].pos.line:
             # only a header above the first item: what attach_items would make of it
-            attached, rest = [replace(items[0], comments=_comment_lines(comments)), *items[1:]], []
+            attached = [replace(items[0], comments=_comment_lines(comments)), *items[1:]]
         else:
             attached, rest = attach_items(items, comments)
         return syntax.File(

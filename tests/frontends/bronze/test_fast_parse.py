@@ -14,6 +14,7 @@ import pytest
 
 from foundry_dsl.errors import ConfigError
 from foundry_dsl.frontends.bronze import fast, parser
+from foundry_dsl.frontends.bronze import tree as syntax
 
 REPO = Path(__file__).resolve().parents[3]
 F = "t.bronze"
@@ -76,7 +77,7 @@ BROKEN = [
 ]
 
 
-def _thorough(text: str):  # noqa: ANN202 - a syntax.File
+def _thorough(text: str) -> syntax.File:
     return parser._parse(text, F)
 
 
