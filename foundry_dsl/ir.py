@@ -48,11 +48,13 @@ class Node(BaseModel):
     span: Position | None = Field(default=None, exclude=True, repr=False)
     #: where each field's value was written, filled by the front ends; like ``span``,
     #: not part of what a node means (a private attribute: no schema, no dump)
-    _spans: dict[str, Position] = PrivateAttr(default_factory=dict)
+    # a default, not a default_factory: pydantic inspects a factory's signature on
+    # every model it builds, a third of lowering time for a large project
+    _spans: dict[str, Position] | None = PrivateAttr(default=None)
 
     def span_of(self, field: str) -> Position | None:
         """Where ``field``'s value was written, else where the node was."""
-        return self._spans.get(field) or self.span
+        return (self._spans or {}).get(field) or self.span
 
     # Where a node was written is not part of what it means: the same pipeline
     # written in .bronze and in YAML must compare equal.
