@@ -5,12 +5,15 @@ executor one Arrow record batch per non-empty page, in page order, followed by
 a :class:`~foundry_dsl.sources.base.NewCursor` when the load is incremental.
 
 Fetching overlaps converting: a producer thread fetches and parses pages into
-a small bounded queue while the executor's thread converts the previous page
-to Arrow and writes it. ``offset`` and ``page`` pagination know every request
+a small bounded queue while the executor's extract thread converts the
+previous page to Arrow (the executor joins the pages into larger batches
+before writing them). ``offset`` and ``page`` pagination know every request
 ahead, so the producer keeps a bounded window of pages in flight; the other
 kinds learn the next request from the page itself, so they fetch one page at
 a time, each as soon as the previous one is parsed. Memory stays bounded by
-the queue and the window, whatever the size of the extraction.
+the queue and the window, whatever the size of the extraction. While pages
+stream, young garbage collections are spaced out
+(:mod:`foundry_dsl.sources.http.collector`).
 
 The HTTP details live in :mod:`foundry_dsl.sources.http`.
 """

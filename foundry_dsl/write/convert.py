@@ -12,7 +12,9 @@ Memory is counted in bytes: :func:`batch_bytes` is what a batch weighs in a
 byte-bounded queue (Arrow's buffers; for records, an estimate of the Arrow
 size they convert to), and :func:`split_batch` cuts an oversized batch into
 slices of a byte budget before it is queued, so a source's large batch is
-converted and chunked a slice at a time.
+converted and chunked a slice at a time. The other way round, :func:`coalesce`
+joins a source's small Arrow batches (an API's pages) into one of a few MiB,
+so what costs per batch downstream is paid once per many pages.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 ``auth`` turns an :class:`~foundry_dsl.ir.Auth` into headers and params,
 ``transport`` does one HTTP exchange on pooled urllib3 connections,
-``retry`` sends requests with a rate limit, retries and redaction,
+``client`` sends requests with a rate limit, retries and redaction,
 ``pagination`` decides each next request and when to stop, ``records`` parses
-a body and finds its records. Pages become Arrow in ``api.page_to_arrow``,
+a body and finds its records, ``collector`` spaces out young garbage collections
+while pages stream. Pages become Arrow in ``api.page_to_arrow``,
 which falls back to :func:`foundry_dsl.write.convert.to_table` for mixed types.
 """
