@@ -187,7 +187,7 @@ def test_a_hostile_server_fails_the_run_and_commits_nothing(
     out = apply(tmp_path)
     text = out.stdout + out.stderr
     assert out.returncode == 1, text
-    assert "pipeline fake.items: GET http://127.0.0.1:" in text
+    assert "pipeline fake.items: task extract[0] failed: GET http://127.0.0.1:" in text
     assert re.search(case.error, text), text
     assert_stopped_at(api, case)
     assert committed(tmp_path) == (None, [])
