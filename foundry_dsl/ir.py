@@ -5,10 +5,9 @@ YAML) produce it; the planner, executor, sources and storage read only it.
 Imports and templates are already resolved here: a :class:`Pipeline` carries
 its whole :class:`Platform` and :class:`Source` inline.
 
-Every model keeps ``span``, the position where it was written, so that an
-error found downstream still points into the user's file. Spans are excluded
-from dumps, so two IRs compiled from different files compare equal through
-:func:`canonical`.
+Every model keeps ``span``, where it was written, so an error found downstream
+still points into the user's file; spans are left out of dumps, so IRs compiled
+from different files compare equal through :func:`canonical`.
 
 Secrets are never values here: a secret field holds an :class:`EnvRef`, which
 is resolved only at run time by :meth:`EnvRef.resolve`.
@@ -48,8 +47,7 @@ class Node(BaseModel):
     span: Position | None = Field(default=None, exclude=True, repr=False)
     #: where each field's value was written, filled by the front ends; like ``span``,
     #: not part of what a node means (a private attribute: no schema, no dump)
-    # a default, not a default_factory: pydantic inspects a factory's signature on
-    # every model it builds, a third of lowering time for a large project
+    # no default_factory: pydantic inspects a factory on every model it builds (slow)
     _spans: dict[str, Position] | None = PrivateAttr(default=None)
 
     def span_of(self, field: str) -> Position | None:
