@@ -130,7 +130,8 @@ def test_sigkill_at_any_moment_never_breaks_the_committed_partition(tmp_path: Pa
             code = proc.wait(timeout=60)
             if code == -signal.SIGKILL:
                 break
-            assert code == 0, f"trial {trial}: the run failed ({code}) before the kill"
+            assert code == 0, (f"trial {trial}: the run failed ({code}) before the kill: "
+                               f"{proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
             latest = max(0.05, latest / 2)
         seen = _committed_view(partition)
         assert seen is not None, f"trial {trial}: the kill left no committed partition"

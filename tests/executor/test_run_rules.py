@@ -239,3 +239,132 @@ def test_an_empty_result_may_replace_committed_rows_when_allowed(tmp_path: Path)
     done = only(apply(custom_pipeline(tmp_path, SOURCE, allow_empty=True)))
     assert done.status == "succeeded", done.error
     assert _meta(tmp_path)["total_records"] == 0
+
+
+# --- what a run tells: its result, its debug log, the task that failed, its context ----
+
+
+def test_a_succeeded_run_reports_its_figures_and_partition(tmp_path: Path) -> None:
+    _count(tmp_path, 10)
+    result = only(apply(custom_pipeline(tmp_path, SOURCE)))
+    meta = _meta(tmp_path)
+    assert (result.name, result.status, result.rows, result.files) == ("s.t", "succeeded", 10, 1)
+    assert result.bytes == sum(f["size"] for f in meta["files"]) > 0
+    assert result.partition == f"{tmp_path / 'out'}/system=s/table=t/dt=2025-01-12/"
+    assert 0 < result.seconds < 3600
+
+
+def test_a_run_logs_its_window_parts_and_commit_at_debug_level(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    _count(tmp_path, 10)
+    with caplog.at_level(logging.DEBUG, logger="foundry"):
+        result = only(apply(custom_pipeline(tmp_path, SOURCE)))
+    lines = [r.getMessage() for r in caplog.records if r.name == "foundry.executor"]
+    assert "pipeline s.t: window (initial, ..]: rows after the newest commit" in lines
+    assert f"pipeline s.t: committed {result.partition}" in lines
+    parts = [line for line in lines if " extract part(s), scratch in " in line]
+    assert len(parts) == 1 and parts[0].startswith(
+        f"pipeline s.t: 1 extract part(s), scratch in {tmp_path / 'out'}")
+
+
+def test_the_source_sees_the_runs_date_time_batch_and_window(tmp_path: Path) -> None:
+    seen = """
+import json, os
+from foundry_dsl.sources.base import Extractor, NewCursor
+class Source(Extractor):
+    def extract(self, ctx, part=0):
+        folder = os.path.dirname(os.path.abspath(__file__))
+        with open(os.path.join(folder, "ctx.json"), "w") as fh:
+            json.dump({"run_date": str(ctx.run_date), "run_at": ctx.run_at.isoformat(),
+                       "batch_id": ctx.batch_id, "cursor": ctx.cursor, "until": ctx.until,
+                       "prepared": ctx.prepared}, fh)
+        yield [{"id": 1}]
+        n = int(open(os.path.join(folder, "count.txt")).read())
+        yield NewCursor(str(n if ctx.until is None else min(n, int(ctx.until))))
+"""
+    p = custom_pipeline(tmp_path, seen)
+    _count(tmp_path, 5)
+    only(apply(p))
+    _count(tmp_path, 8)
+    only(apply(p, date=NEXT_DAY))  # the newest is dt=2025-01-13 now
+    replay = only(apply(p))  # dt=2025-01-12 again: its window (None, 5]
+    assert replay.status == "succeeded", replay.error
+    ctx = json.loads((tmp_path / "ctx.json").read_text())
+    assert ctx == {"run_date": "2025-01-12", "run_at": "2025-01-12T14:30:00+00:00",
+                   "batch_id": ctx["batch_id"], "cursor": None, "until": "5", "prepared": None}
+    assert ctx["batch_id"] == "20250112_143000"
+
+
+@pytest.mark.parametrize("task", ["recover", "prepare"])
+def test_a_failure_names_the_task_it_happened_in(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, task: str) -> None:
+    from foundry_dsl.sources.custom import CustomExtractor
+    from foundry_dsl.storage import api as storage_api
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise StorageError(f"{task} broke")
+
+    if task == "recover":
+        monkeypatch.setattr(storage_api, "recover", fail)
+    else:
+        monkeypatch.setattr(CustomExtractor, "prepare", fail)
+    _count(tmp_path, 10)
+    failed = only(apply(custom_pipeline(tmp_path, SOURCE)))
+    assert (failed.status, failed.task) == ("failed", task)
+    assert f"task {task} failed: {task} broke" in (failed.error or "")
+
+
+def test_a_run_that_lost_its_lease_before_the_commit_commits_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from foundry_dsl.storage.lease import LeaseLost
+    from foundry_dsl.storage.lease_local import LocalLease
+
+    def lost(self: LocalLease) -> None:
+        raise LeaseLost(self.scope, "its lock file was deleted")
+
+    monkeypatch.setattr(LocalLease, "check", lost)
+    _count(tmp_path, 10)
+    failed = only(apply(custom_pipeline(tmp_path, SOURCE)))
+    assert (failed.status, failed.task) == ("failed", "commit")
+    assert not (partition(tmp_path) / "_metadata.json").exists()
+
+
+def test_a_first_run_failing_at_the_commit_says_nothing_is_committed_yet(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(self: PartitionCommitter, metadata: dict[str, Any]) -> None:
+        raise CommitError("the store said no")
+
+    monkeypatch.setattr(PartitionCommitter, "commit", refuse)
+    _count(tmp_path, 10)
+    failed = only(apply(custom_pipeline(tmp_path, SOURCE)))
+    assert (f"nothing is committed at {tmp_path / 'out'}/system=s/table=t/dt=2025-01-12/ yet"
+            in (failed.error or ""))
+
+
+def test_a_rerun_failing_at_the_commit_says_the_committed_partition_is_unchanged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _count(tmp_path, 10)
+    p = custom_pipeline(tmp_path, SOURCE)
+    only(apply(p))
+
+    def refuse(self: PartitionCommitter, metadata: dict[str, Any]) -> None:
+        raise CommitError("the store said no")
+
+    monkeypatch.setattr(PartitionCommitter, "commit", refuse)
+    failed = only(apply(p))
+    assert (f"the committed partition {tmp_path / 'out'}/system=s/table=t/dt=2025-01-12/ is "
+            "unchanged" in (failed.error or ""))
+
+
+def test_the_sources_figures_are_committed(tmp_path: Path) -> None:
+    reporting = """
+from foundry_dsl.sources.base import Extractor
+class Source(Extractor):
+    def extract(self, ctx, part=0):
+        self.report["requests"] = 3
+        yield [{"id": 1}]
+"""
+    only(apply(custom_pipeline(tmp_path, reporting)))
+    assert _meta(tmp_path)["source"] == {"requests": 3}
