@@ -34,6 +34,7 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import logging
 import sys
 import threading
 import traceback
@@ -51,6 +52,8 @@ from foundry_dsl.sources.base import (
     Extractor,
     NewCursor,
 )
+
+log = logging.getLogger(__name__)
 
 #: records of an old-style extractor are handed on in slices of this many
 RECORDS_PER_BATCH = 50_000
@@ -391,8 +394,14 @@ class CustomExtractor(Extractor):
         return super().merge_cursors(cursors)
 
     def secrets(self) -> list[str]:
-        values = [ref.resolve(required=False) for ref in _env_refs(self.source.params)]
-        return [v for v in values if v]
+        values: list[object] = [ref.resolve(required=False) for ref in _env_refs(self.source.params)]
+        if isinstance(self._instance, Extractor):
+            # a secret the extractor holds itself (read from a vault) is redacted too
+            try:
+                values.extend(self._instance.secrets() or [])
+            except Exception:  # listing secrets is no place to fail a run
+                log.warning("%s: secrets() failed; only env() params are redacted", self._what)
+        return [v for v in values if isinstance(v, str) and v]
 
     def extract(self, ctx: ExtractContext, part: int = 0) -> Iterator[Batch | NewCursor]:
         inst = self.load(ctx)
