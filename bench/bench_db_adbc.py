@@ -38,6 +38,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_db import PIPELINE  # the ODBC benchmark's pipeline: both measure one thing
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DLT_VENV = ROOT / ".cache" / "bench-dlt"
@@ -88,26 +90,6 @@ def _bare(mode: str, conn: str, url: str, out: str) -> dict[str, object]:
             rows += batch.num_rows
     secs = time.perf_counter() - start
     return {"rows": rows, "seconds": secs, "amount": str(pq.read_schema(out).field("amount").type)}
-
-
-PIPELINE = """platform lake {{
-  storage local {{
-    path = "out"
-  }}
-  partition = batch_id
-  formats = [parquet]
-  compression = snappy
-}}
-
-pipeline bench.orders {{
-  platform = lake
-  source db {{
-    connection = env("BENCH_DB")
-    query = "{query}"
-    {parts}
-  }}
-}}
-"""
 
 
 def _apply(mode: str, conn: str, url: str, out: str) -> dict[str, object]:
