@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.helpers import foundry
-from tests.fixtures.api_server import BEARER_TOKEN, ApiServer, record
+from tests.fixtures.api_server import BEARER_TOKEN, ApiServer, typed_record
 
 # the executor's commit protocol and state store are built alongside; until they land
 # these tests have nothing to run against
@@ -91,7 +91,7 @@ def test_landed_partition_equals_the_source_through_faults(tmp_path: Path, api: 
     api.inject(0.2, slow=0.5, retry_after="0")
     out = foundry(tmp_path, "apply", "pipeline.bronze", "--date", "2024-01-02")
     assert out.returncode == 0, out.stderr + out.stdout
-    assert landed(tmp_path, "2024-01-02") == [record(i) for i in range(n)]
+    assert landed(tmp_path, "2024-01-02") == [typed_record(i) for i in range(n)]
     assert sum(api.faults.injected.values()) >= 0.10 * len(api.log)
 
 

@@ -8,9 +8,9 @@ import pytest
 from foundry_dsl import ir
 from tests.fixtures.api_server import (
     ApiServer,
-    record,
     run,
     source,
+    typed_record,
 )
 
 N = 100_000
@@ -25,7 +25,7 @@ def extracted(src: ir.ApiSource) -> pa.Table:
 def assert_exact(table: pa.Table, api: ApiServer) -> None:
     assert table.num_rows == N
     assert table.column("id").to_pylist() == list(range(N))  # every record, once, in order
-    assert table.to_pylist() == [record(i) for i in range(N)]
+    assert table.to_pylist() == [typed_record(i) for i in range(N)]
     injected = sum(api.faults.injected.values())
     assert injected >= 0.10 * len(api.log), (injected, len(api.log))
     assert set(api.faults.injected) == set(api.faults.kinds)

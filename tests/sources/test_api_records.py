@@ -12,10 +12,10 @@ from foundry_dsl.errors import ExtractError
 from foundry_dsl.sources.http.records import compile_path
 from tests.fixtures.api_server import (
     ApiServer,
-    record,
     rows,
     run,
     source,
+    typed_record,
 )
 
 
@@ -26,13 +26,13 @@ def scrub(message: str) -> str:
 @pytest.mark.parametrize("path", ["data", "$.data", "$.data[*]", "$['data']", "$.data[*]"])
 def test_records_path_spellings_find_the_same_records(api: ApiServer, path: str) -> None:
     assert rows(source(api.url, "single", records=path, params={"n": 3})) == [
-        record(0), record(1), record(2)]
+        typed_record(0), typed_record(1), typed_record(2)]
 
 
 @pytest.mark.parametrize("path", [None, "$"])
 def test_no_path_or_dollar_means_a_top_level_list(api: ApiServer, path: str | None) -> None:
     src = source(api.url, "github", records=path, params={"n": 3})
-    assert rows(src) == [record(0), record(1), record(2)]
+    assert rows(src) == [typed_record(0), typed_record(1), typed_record(2)]
 
 
 def test_compile_path_reads_dotted_and_jsonpath_forms() -> None:

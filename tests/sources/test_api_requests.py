@@ -13,9 +13,9 @@ from foundry_dsl import ir
 from foundry_dsl.errors import ExtractError
 from tests.fixtures.api_server import (
     ApiServer,
-    record,
     rows,
     source,
+    typed_record,
 )
 
 
@@ -31,7 +31,7 @@ def gaps(api: ApiServer) -> list[float]:
 
 def test_post_sends_the_json_body(api: ApiServer) -> None:
     src = source(api.url, "search", method="POST", body={"ids": [5, 3, 9]}, records="data")
-    assert rows(src) == [record(5), record(3), record(9)]
+    assert rows(src) == [typed_record(5), typed_record(3), typed_record(9)]
     (req,) = api.log
     assert req.method == "POST" and json.loads(req.body) == {"ids": [5, 3, 9]}
     assert req.headers["content-type"] == "application/json"
@@ -149,7 +149,7 @@ def test_a_redirect_keeps_credentials_only_on_the_same_host(
     src = source(api.url, "redirect", records="data",
                  params={"to": f"http://{host}:{port}/single?n=2"},
                  headers={"X-Trace": ir.EnvRef(name="TRACE_SECRET")})
-    assert rows(src) == [record(0), record(1)]
+    assert rows(src) == [typed_record(0), typed_record(1)]
     first, second = api.log
     assert (first.status, second.path) == (302, "/single")
     assert ("x-trace" in second.headers) is kept
