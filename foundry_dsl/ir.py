@@ -42,7 +42,7 @@ ScalarParam = str | int | float | bool
 
 
 class Node(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     span: Position | None = Field(default=None, exclude=True, repr=False)
     #: where each field's value was written, filled by the front ends; like ``span``,
