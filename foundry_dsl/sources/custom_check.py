@@ -37,13 +37,18 @@ def check(source: ir.CustomSource, roots: list[Path]) -> list[Diagnostic]:
     top = module.split(".")[0]
     if top in _COMPAT or not all(part.isidentifier() for part in module.split(".")):
         return []  # not a name the check can follow; the run says what is wrong
+    root = _root(top, roots)
     loaded = sys.modules.get(module)
+    if loaded is not None and root is not None and not _within(sys.modules.get(top), root):
+        # the run's import (import_user_module) drops a same-named module from elsewhere
+        # and imports the folder's copy: that copy decides, as it does at run time
+        loaded = None
     try:
         if loaded is not None:
             names: set[str] | None = set(vars(loaded))
             origin = getattr(loaded, "__file__", None)
         else:
-            origin = _find(module, roots, source)
+            origin = _find(module, root, roots, source)
             if isinstance(origin, Diagnostic):
                 return [origin]
             names = _top_level_names(Path(origin)) if origin else None
@@ -70,11 +75,29 @@ def check(source: ir.CustomSource, roots: list[Path]) -> list[Diagnostic]:
     )]
 
 
-def _find(module: str, roots: list[Path], source: ir.CustomSource) -> str | Diagnostic | None:
+def _root(top: str, roots: list[Path]) -> Path | None:
+    """The first of ``roots`` that holds ``top`` (a module or a folder), as the run picks it."""
+    return next((r for r in roots if (r / f"{top}.py").is_file() or (r / top).is_dir()), None)
+
+
+def _within(loaded: object, root: Path) -> bool:
+    """Whether the imported module ``loaded`` is a file under ``root`` (the run keeps it)."""
+    path = getattr(loaded, "__file__", None)
+    if not path:
+        return False
+    try:
+        Path(path).resolve().relative_to(root.resolve())
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+def _find(
+    module: str, root: Path | None, roots: list[Path], source: ir.CustomSource
+) -> str | Diagnostic | None:
     """The module's file (None: a namespace package), or the diagnostic saying it is not
     there. Raises _Unknown for a module that exists but is not Python source."""
     parts = module.split(".")
-    root = next((r for r in roots if (r / f"{parts[0]}.py").is_file() or (r / parts[0]).is_dir()), None)
     if root is not None:
         # the import puts this folder first: the whole dotted path must be under it
         return _under(root, parts, module, source)
@@ -104,13 +127,29 @@ def _under(
     folder = root
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
-        if (folder / f"{part}.py").is_file() and last:
-            return str(folder / f"{part}.py")
+        # as Python's path finder: a package, then a module, then a namespace package
+        if (folder / part / "__init__.py").is_file():
+            folder = folder / part
+            if last:
+                return str(folder / "__init__.py")
+            continue
+        if (folder / f"{part}.py").is_file():
+            if last:
+                return str(folder / f"{part}.py")
+            plain = folder / f"{part}.py"
+            return Diagnostic(
+                f"cannot find module '{module}' for the custom source: "
+                f"{_shown(plain)} is a module, not a package, so it has no "
+                f"submodule {parts[i + 1]}",
+                source.span_of("module"),
+                f"name the module '{'.'.join(parts[: i + 1])}', or make {part} a package "
+                f"(a folder {_shown(folder / part)}/ holding {parts[i + 1]}.py)",
+                code="E060",
+            )
         if (folder / part).is_dir():
             folder = folder / part
             if last:
-                init = folder / "__init__.py"
-                return str(init) if init.is_file() else None
+                return None
             continue
         hint = did_you_mean(part, [p.stem for p in _entries(folder)])
         return Diagnostic(
@@ -158,33 +197,107 @@ def _top_level_names(path: Path) -> set[str] | None:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         raise _Unknown(str(path)) from None
-    tree = ast.parse(text, filename=str(path))
-    names: set[str] = set()
-    stack: list[ast.stmt] = list(tree.body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            if node.name == "__getattr__":
-                return None
-            names.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                if alias.name == "*":
-                    return None
-                names.add(alias.asname or alias.name.split(".")[0])
-        elif isinstance(node, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
-            for field in ("body", "orelse", "finalbody"):
-                stack.extend(getattr(node, field, []))
-            for handler in getattr(node, "handlers", []):
-                stack.extend(handler.body)
-        for sub in ast.walk(node) if not isinstance(node, ast.ClassDef) else ():
-            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
-                names.add(sub.id)
-            elif isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id in (
-                "globals", "setattr", "exec", "vars",
-            ):
-                return None
-    return names
+    binder = _Binder()
+    binder.visit(ast.parse(text, filename=str(path)))
+    return None if binder.unseen else binder.names
+
+
+class _Binder(ast.NodeVisitor):
+    """The names a module's own statements bind (not those of its functions' and classes'
+    bodies, nor a comprehension's variables), plus the names a ``global`` statement
+    declares; ``unseen`` when the module may bind names reading cannot see."""
+
+    _DYNAMIC = ("globals", "setattr", "exec", "vars")
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+        self.unseen = False
+        self._scopes = 0  # inside a function, lambda or class body
+        self._classes = 0  # inside a class body (its setattr calls are the instances')
+        self._comprehensions = 0
+
+    def _bind(self, name: str | None) -> None:
+        if name is not None and not self._scopes and not self._comprehensions:
+            self.names.add(name)
+
+    def _scope(self, node: ast.AST, name: str | None = None) -> None:
+        self._bind(name)
+        self._scopes += 1
+        self.generic_visit(node)
+        self._scopes -= 1
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        if node.name == "__getattr__" and not self._scopes:
+            self.unseen = True
+        self._scope(node, node.name)
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
+        if node.name == "__getattr__" and not self._scopes:
+            self.unseen = True
+        self._scope(node, node.name)
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        self._scope(node)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self._classes += 1
+        self._scope(node, node.name)
+        self._classes -= 1
+
+    def _comprehension(self, node: ast.AST) -> None:
+        self._comprehensions += 1
+        self.generic_visit(node)
+        self._comprehensions -= 1
+
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _comprehension
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        # ``:=`` binds in the enclosing scope, from a comprehension too
+        if not self._scopes:
+            self.names.add(node.target.id)
+        self.visit(node.value)
+
+    def visit_Global(self, node: ast.Global) -> None:
+        self.names.update(node.names)  # a function's assignments to these bind them here
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self._bind(alias.asname or alias.name.split(".")[0])
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        for alias in node.names:
+            if alias.name == "*":
+                self.unseen = True
+            self._bind(alias.asname or alias.name)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is None:  # ``x: int`` annotates the name without binding it
+            self.visit(node.annotation)
+            return
+        self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Store):
+            self._bind(node.id)
+
+    def visit_MatchAs(self, node: ast.MatchAs) -> None:
+        self._bind(node.name)
+        self.generic_visit(node)
+
+    def visit_MatchStar(self, node: ast.MatchStar) -> None:
+        self._bind(node.name)
+
+    def visit_MatchMapping(self, node: ast.MatchMapping) -> None:
+        self._bind(node.rest)
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        if (
+            not self._classes and isinstance(node.func, ast.Name)
+            and node.func.id in self._DYNAMIC
+        ):
+            self.unseen = True
+        self.generic_visit(node)
 
 
 def _shown(path: Path) -> str:

@@ -24,6 +24,9 @@ import datetime as dt
 import decimal
 import time
 from collections.abc import Iterable, Iterator
+from functools import partial
+from itertools import chain, repeat
+from operator import is_not, methodcaller
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -174,6 +177,8 @@ def to_table(batch: Batch) -> pa.Table:
         return _records_slow(batch)
     if not pa.types.is_struct(arr.type):
         raise TypeError("an extractor yielded a list whose items are not dicts")
+    if _mixes_naive_and_aware(batch, arr.type):
+        return _records_slow(batch)  # Arrow took the mix without refusing: widen as a refusal
     return pa.Table.from_struct_array(arr)
 
 
@@ -195,11 +200,58 @@ def _records_slow(records: list[dict[str, Any]]) -> pa.Table:
 def values_to_array(values: list[Any]) -> pa.Array:
     """An Arrow array of ``values``, widening mixed types instead of failing."""
     try:
-        return pa.array(values)
+        arr = pa.array(values)
     except _ARROW_REFUSALS:
         pass
+    else:
+        if not _mixes_naive_and_aware(values, arr.type):
+            return arr
     target = infer_type(values)
     return pa.array([normalize(v, target) for v in values], type=target)
+
+
+def _has_timestamp(t: pa.DataType) -> bool:
+    if pa.types.is_timestamp(t):
+        return True
+    if pa.types.is_struct(t):
+        return any(_has_timestamp(f.type) for f in t)
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return _has_timestamp(t.value_type)
+    return False
+
+
+#: what a value that is not a datetime (None, a numpy datetime64) reads as in a zoned column
+_NOT_NAIVE = object()
+
+
+def _mixes_naive_and_aware(values: Iterable[Any], t: pa.DataType) -> bool:
+    """Whether the datetimes that Arrow converted as ``t`` mix naive and aware ones.
+
+    Arrow accepts such a mix without refusing (it takes the kind of the first value
+    and shifts the others), so it is looked for here: only where ``t`` holds a
+    timestamp, the values of the other kind than ``t``'s, with iterators that run
+    in C (no Python loop over the values).
+    """
+    if not _has_timestamp(t):
+        return False
+    if pa.types.is_timestamp(t):
+        # a tzinfo is an object (true), a naive datetime's is None (false)
+        if t.tz is None:  # an aware value among naive ones
+            return any(map(getattr, values, repeat("tzinfo"), repeat(None)))
+        # a naive value among aware ones
+        return not all(map(getattr, values, repeat("tzinfo"), repeat(_NOT_NAIVE)))
+    if pa.types.is_struct(t):
+        fields = [f for f in t if _has_timestamp(f.type)]
+        records: Iterable[Any] = filter(None, values)  # no null (or empty) struct
+        if len(fields) > 1:
+            records = list(records)
+        return any(
+            _mixes_naive_and_aware(map(methodcaller("get", f.name), records), f.type)
+            for f in fields
+        )
+    # a list's items (a numpy array's truth is ambiguous: only nulls are left out)
+    lists = filter(partial(is_not, None), values)
+    return _mixes_naive_and_aware(chain.from_iterable(lists), t.value_type)
 
 
 def _kind(v: Any) -> str:

@@ -181,7 +181,9 @@ def _workers(pp: PipelinePlan) -> str:
 
 
 def _opt_rows(rows: int | None) -> str:
-    return f"{human_count(rows)} rows" if rows is not None else ""
+    if rows is None:
+        return ""
+    return f"{human_count(rows)} row{'' if rows == 1 else 's'}"
 
 
 def _opt_bytes(n: int | None) -> str:

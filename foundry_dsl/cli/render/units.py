@@ -9,11 +9,15 @@ def human_bytes(n: int | None) -> str:
         return "?"
     value = float(n)
     for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1024 or unit == "TB":
-            if unit == "B":
+        if unit == "B":
+            if value < 1024:
                 return f"{int(value)} B"
-            text = f"{value:.1f}".rstrip("0").rstrip(".")
-            return f"{text} {unit}"
+        else:
+            # the unit is chosen after rounding: 1023.96 KB shows as 1 MB, not 1024 KB
+            text = f"{value:.1f}"
+            if float(text) < 1024 or unit == "TB":
+                text = text.rstrip("0").rstrip(".")
+                return f"{text} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
 
@@ -29,6 +33,9 @@ def files(n: int | None) -> str:
 
 def human_seconds(s: float) -> str:
     if s < 60:
-        return f"{s:.1f}s"
+        text = f"{s:.1f}"
+        if float(text) < 60:
+            return f"{text}s"
+        s = 60  # rounds up to a whole minute: shown as 1m00s, not 60.0s
     m, sec = divmod(int(s), 60)
     return f"{m}m{sec:02d}s"
