@@ -423,3 +423,28 @@ def test_uploads_a_killed_run_staged_for_another_date_are_removed(tmp_path: Path
     done = _run(custom_pipeline(tmp_path, SOURCE))
     assert done.status == "succeeded", done.error
     assert list((tmp_path / "out" / "_foundry" / "staging").iterdir()) == []
+
+
+# --- what a unit of work carries ------------------------------------------------------------
+
+
+class _Handing(PipelineRun):
+    """A run that records each unit of work it hands to the landing step (the executor
+    interface: an out-of-process executor lands ``Work`` on another machine)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.handed: list[Any] = []
+
+    def _land(self, work: Any, extractor: Any, backend: Any) -> Any:
+        self.handed.append(work)
+        return super()._land(work, extractor, backend)
+
+
+def test_the_unit_of_work_carries_the_runs_id(tmp_path: Path) -> None:
+    # a Dask worker names its scratch folder and its committer by this id
+    pp = build_plan([_numbers(tmp_path)], DATE, AT, look_up_storage=False).pipelines[0]
+    run = _Handing(pp, SilentProgress())
+    done = run.run()
+    assert done.status == "succeeded", done.error
+    assert [w.run_id for w in run.handed] == [run.run_id]
