@@ -308,12 +308,14 @@ class PipelineRun:
             )
 
     def _check_not_emptying(self, rows: int, committed: dict[str, Any] | None) -> None:
-        had = committed.get("total_records") if committed else None
-        if rows or not isinstance(had, int) or had == 0 or self.allow_empty:
+        if rows or not committed or self.allow_empty:
+            return
+        had = committed.get("total_records")
+        if not isinstance(had, int) or had == 0:
             return
         raise EmptyResult(
             f"the source returned no rows, and committing would replace the {had:,} rows "
-            f"committed at {committed.get('batch_timestamp') if committed else '?'} with an "
+            f"committed at {committed.get('batch_timestamp')} with an "
             "empty partition. If the source really is empty for this run, run again with "
             "--allow-empty (or set allow_empty = true in the run block)"
         )
