@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import sys
+from foundry_dsl.cli.main import console
 
-from foundry_dsl.cli.main import main
-
-sys.exit(main())
+console()

@@ -45,6 +45,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_guarded(_run, args)
 
 
+def console() -> None:
+    """The ``bronze-extract`` console command: :func:`main`, then a fast exit (cli/exit.py)."""
+    from foundry_dsl.cli.exit import run_and_exit
+
+    run_and_exit(main)
+
+
 def _run(args: argparse.Namespace) -> int:
     from foundry_dsl import api
     from foundry_dsl.cli.commands.apply import execute, executor_options
@@ -61,4 +68,4 @@ def _run(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -83,5 +83,12 @@ def run_guarded(fn: Callable[[argparse.Namespace], int], args: argparse.Namespac
         return 130
 
 
+def console() -> None:
+    """The ``foundry`` console command: :func:`main`, then a fast exit (cli/exit.py)."""
+    from foundry_dsl.cli.exit import run_and_exit
+
+    run_and_exit(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()
