@@ -93,5 +93,6 @@ def later(a: str | None, b: str | None) -> str | None:
 
 
 def past(cursor: str, end: str) -> bool:
-    """Whether ``cursor`` lies beyond a window's inclusive ``end``."""
-    return cursor != end and greatest([cursor, end]) == cursor
+    """Whether ``cursor`` lies beyond a window's inclusive ``end``, by typed value: ``5.0``
+    is not past ``5``, nor ``...T00:00:00Z`` past ``...T00:00:00+00:00``."""
+    return _key(parse(cursor)) > _key(parse(end))

@@ -105,7 +105,12 @@ def test_later_is_the_greater_of_two() -> None:
 @pytest.mark.parametrize(
     ("cursor", "end", "beyond"),
     [("11", "10", True), ("9", "10", False), ("10", "10", False),
-     ("2025-01-12T10:00:00+02:00", "2025-01-12T09:00:00Z", False)],
+     ("2025-01-12T10:00:00+02:00", "2025-01-12T09:00:00Z", False),
+     # the same value spelled twice is not past itself
+     ("5.0", "5", False), ("5", "5.0", False), ("5.01", "5", True),
+     ("2025-01-12T09:00:00Z", "2025-01-12T09:00:00+00:00", False),
+     ("2025-01-12T11:00:00+02:00", "2025-01-12T09:00:00Z", False),
+     ("2025-01-12T11:00:01+02:00", "2025-01-12T09:00:00Z", True)],
 )
 def test_past_means_beyond_an_inclusive_end(cursor: str, end: str, beyond: bool) -> None:
     assert cursors.past(cursor, end) is beyond

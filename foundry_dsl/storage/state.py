@@ -165,6 +165,7 @@ def committed(state: dict[str, Any] | None, *, run_id: str, partition: str,
     out = {k: v for k, v in (state or {}).items() if k not in ("pending", "start_cursor")}
     high = out.get("cursor")
     if cursor is not None and (high is None or past(cursor, str(high))):
+        out.pop("settled_from_commit", None)  # said of the cursor this one replaces
         out.update(cursor=cursor, partition=partition, run_id=run_id, **figures)
     out["updated_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return out

@@ -247,3 +247,17 @@ def test_a_refused_value_is_shown_whole_up_to_60_characters(length: int, shown: 
     expected = text if shown is None else text[:shown] + "..."
     error = refusal(store({"cursor": "1", "partition": value}))
     assert f"holds partition = {expected} (a list), where" in error.message
+
+
+def test_a_later_commit_does_not_carry_the_settled_flag_of_the_cursor_it_replaces() -> None:
+    settled = {"cursor": "12", "partition": "dt=2", "run_id": "r2", "settled_from_commit": True}
+    out = committed(settled, run_id="r3", partition="dt=3", cursor="15")
+    out.pop("updated_at")
+    assert out == {"cursor": "15", "partition": "dt=3", "run_id": "r3"}
+
+
+def test_a_replay_that_leaves_the_cursor_keeps_how_it_was_set() -> None:
+    settled = {"cursor": "12", "partition": "dt=2", "run_id": "r2", "settled_from_commit": True}
+    out = committed(settled, run_id="r3", partition="dt=1", cursor="8")
+    out.pop("updated_at")
+    assert out == settled
