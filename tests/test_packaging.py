@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -87,3 +88,19 @@ def test_the_suite_runs_in_a_fresh_venv_holding_only_what_pyproject_declares() -
     installed = {re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower() for d in metadata.distributions()}
     extra = installed - _closure("foundry-dsl", {"test"}) - {"pip", "setuptools"}
     assert extra == set(), f"installed but not declared (directly or through a dependency): {extra}"
+
+
+def test_an_apply_logged_as_json_imports_no_rich(tmp_path: Path) -> None:
+    # rich draws a terminal's progress and the text summary; JSON logs pay for neither
+    shutil.copy(REPO / "pipelines" / "demo.bronze", tmp_path)
+    shutil.copytree(REPO / "pipelines" / "data", tmp_path / "data")
+    code = (
+        "import sys, json, contextlib, io\n"
+        "from foundry_dsl.cli.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    code = main(['apply', 'demo.bronze', '--date', '2025-01-12', '--log-format', 'json'])\n"
+        "print(json.dumps([code, sorted(m for m in sys.modules if m.split('.')[0] == 'rich')]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=tmp_path)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [0, []]

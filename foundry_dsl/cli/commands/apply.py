@@ -84,27 +84,29 @@ def execute(
     """
     import logging
 
-    from rich.console import Console
-    from rich.text import Text
-
     from foundry_dsl import api
     from foundry_dsl.cli.logs import LogProgress, RichProgress, secret_values, setup_logging
-    from foundry_dsl.cli.render.summary import summary_line, summary_table
     from foundry_dsl.errors import PlanError
     from foundry_dsl.executor.registry import executor_for
 
     if parallel < 1:
         raise PlanError("--parallel must be at least 1")
-    err = Console(stderr=True, highlight=False)
     live = log_format == "text" and sys.stderr.isatty()
+    # rich only where it draws: a terminal's progress, the text summary (JSON logs need none)
+    if log_format == "text":
+        from rich.console import Console
+        from rich.text import Text
+
+        from foundry_dsl.cli.render.summary import summary_line, summary_table
+    err = Console(stderr=True, highlight=False) if live else None
     setup_logging(
         log_format,
         secret_values(p.pipeline for p in plan.pipelines),
         level=logging.DEBUG if debug else logging.INFO,
-        console=err if live else None,
+        console=err,
     )
     chosen = executor_for(executor, parallel=parallel, **(options or {}))
-    if live:
+    if err is not None:
         with RichProgress(err) as progress:
             result = api.apply(plan, executor=chosen, progress=progress)
         for r in result.results:
