@@ -12,10 +12,9 @@ from different files compare equal through :func:`canonical`.
 Secrets are never values here: a secret field holds an :class:`EnvRef`, which
 is resolved only at run time by :meth:`EnvRef.resolve`.
 
-A field that holds a size (bytes) or a duration (seconds) says so in its
-metadata, ``json_schema_extra={"unit": "size"}`` or ``{"unit": "duration"}``:
-front ends accept only that kind of quantity there (``5MB`` in a size field,
-``5m`` in a duration field).
+A size (bytes) or duration (seconds) field says so in its metadata,
+``json_schema_extra={"unit": "size"}`` or ``{"unit": "duration"}``: front ends
+accept only that kind there (``5MB`` in a size field, ``5m`` in a duration field).
 """
 
 from __future__ import annotations
@@ -361,6 +360,7 @@ class ApiSource(Node):
     rate_limit: float | None = Field(default=None, gt=0)  # requests per second
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     incremental: ApiIncremental | None = None
+    parse_dates: bool = True  # ISO 8601 text → date and timestamp columns (write/temporal.py)
 
 
 class DbSource(Node):

@@ -12,6 +12,7 @@ from foundry_dsl.errors import ExtractError
 from foundry_dsl.sources.http.records import compile_path
 from tests.fixtures.api_server import (
     ApiServer,
+    record,
     rows,
     run,
     source,
@@ -102,3 +103,10 @@ def test_a_page_of_uniform_records_keeps_their_column_order() -> None:
     batch = page_to_arrow([{"z": 1, "a": "x"}, {"a": "y", "z": 2}])
     assert batch.schema.names == ["z", "a"]
     assert batch.to_pylist() == [{"z": 1, "a": "x"}, {"z": 2, "a": "y"}]
+
+
+def test_timestamps_land_typed_by_default_and_as_sent_with_parse_dates_off(api: ApiServer) -> None:
+    assert rows(source(api.url, "single", records="data", params={"n": 2})) == [
+        typed_record(0), typed_record(1)]
+    as_sent = source(api.url, "single", records="data", params={"n": 2}, parse_dates=False)
+    assert rows(as_sent) == [record(0), record(1)]

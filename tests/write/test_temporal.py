@@ -90,3 +90,15 @@ def test_an_api_page_of_mixed_types_is_typed_too() -> None:
     page = page_to_arrow([{"v": 1, "day": "2024-05-01"}, {"v": "x", "day": "2024-05-02"}])
     assert page.schema.field("day").type == pa.date32()
     assert page.column("v").to_pylist() == ["1", "x"]
+
+
+def test_an_api_page_with_parse_dates_off_keeps_the_text_as_sent() -> None:
+    page = page_to_arrow([{"day": "2024-05-01", "at": "2024-05-01T08:00:00Z"}], parse_dates=False)
+    assert page.schema == pa.schema([("day", pa.string()), ("at", pa.string())])
+    assert page.to_pylist() == [{"day": "2024-05-01", "at": "2024-05-01T08:00:00Z"}]
+
+
+def test_a_mixed_page_with_parse_dates_off_keeps_the_text_too() -> None:
+    page = page_to_arrow([{"v": 1, "day": "2024-05-01"}, {"v": "x", "day": "2024-05-02"}],
+                         parse_dates=False)
+    assert page.schema.field("day").type == pa.string()

@@ -44,7 +44,8 @@ DEFAULT_CURSOR_PATH = "next_cursor"
 
 def api(m: Mapper, node: PMap, out: PMap, where: str) -> None:
     """Fill ``out`` (the IR source, kind api) from ``source.api``."""
-    for key in ("base_url", "endpoint", "method", "timeout", "verify", "rate_limit", "body"):
+    for key in ("base_url", "endpoint", "method", "timeout", "verify", "rate_limit", "body",
+                "parse_dates"):
         copy_entry(node, key, out, key)
     m.url_secrets(node, "base_url", where)
     m.url_secrets(node, "endpoint", where)

@@ -203,6 +203,8 @@ def _api() -> dict[str, Any]:
             "timeout": number("Seconds per request.", exclusiveMinimum=0, default=30),
             "verify": boolean("Verify TLS certificates.", True),
             "rate_limit": number("Requests per second at most.", exclusiveMinimum=0),
+            "parse_dates": boolean("ISO 8601 dates and timestamps land as date and "
+                                   "timestamp columns.", True),
             "retry": obj(
                 "Retries of transient failures (5xx, 429, timeouts).",
                 {

@@ -190,3 +190,9 @@ def test_each_yaml_document_is_a_pipeline() -> None:
     pipelines, diagnostics = compile_text(BASE + "---\n" + second)
     assert diagnostics == []
     assert [p.name for p in pipelines] == ["shop.orders", "shop.refunds"]
+
+
+def test_api_dates_are_parsed_unless_parse_dates_is_false() -> None:
+    assert one(BASE).source.parse_dates is True  # type: ignore[union-attr]
+    text = change('    auth_type: "bearer"\n', '    parse_dates: false\n    auth_type: "bearer"\n')
+    assert one(text).source.parse_dates is False  # type: ignore[union-attr]
