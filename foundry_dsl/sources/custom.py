@@ -108,35 +108,18 @@ def search_roots(base_dir: Path, work_dir: Path | None = None) -> list[Path]:
     return [*roots, stdlib_dir()]
 
 
-def _root_of(module: str, base_dir: Path, work_dir: Path | None = None) -> Path | None:
-    """The first of :func:`search_roots` that holds ``module``."""
-    top = module.split(".")[0]
-    for root in search_roots(base_dir, work_dir):
-        if (root / f"{top}.py").is_file() or (root / top).is_dir():
-            return root
-    return None
-
-
-def _under(path: str | None, root: Path) -> bool:
-    if not path:
-        return False
-    try:
-        Path(path).resolve().relative_to(root.resolve())
-        return True
-    except ValueError:
-        return False
-
-
 def import_user_module(module: str, base_dir: Path, work_dir: Path | None = None) -> ModuleType:
     """Import ``module`` from the pipeline's folder, the plan's current directory,
     stdlib/, or the Python path."""
-    root = _root_of(module, base_dir, work_dir)
+    from foundry_dsl.sources.custom_check import file_under, module_root
+
     top = module.split(".")[0]
+    root = module_root(top, search_roots(base_dir, work_dir))
     finder = _CompatFinder()
     with _import_lock:
         if root is not None:
             cached = sys.modules.get(top)
-            if cached is not None and not _under(getattr(cached, "__file__", None), root):
+            if cached is not None and not file_under(getattr(cached, "__file__", None), root):
                 # a module of the same name from another pipeline's folder
                 for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
                     del sys.modules[name]

@@ -37,9 +37,10 @@ def check(source: ir.CustomSource, roots: list[Path]) -> list[Diagnostic]:
     top = module.split(".")[0]
     if top in _COMPAT or not all(part.isidentifier() for part in module.split(".")):
         return []  # not a name the check can follow; the run says what is wrong
-    root = _root(top, roots)
+    root = module_root(top, roots)
     loaded = sys.modules.get(module)
-    if loaded is not None and root is not None and not _within(sys.modules.get(top), root):
+    if (loaded is not None and root is not None
+            and not file_under(getattr(sys.modules.get(top), "__file__", None), root)):
         # the run's import (import_user_module) drops a same-named module from elsewhere
         # and imports the folder's copy: that copy decides, as it does at run time
         loaded = None
@@ -75,14 +76,14 @@ def check(source: ir.CustomSource, roots: list[Path]) -> list[Diagnostic]:
     )]
 
 
-def _root(top: str, roots: list[Path]) -> Path | None:
-    """The first of ``roots`` that holds ``top`` (a module or a folder), as the run picks it."""
+def module_root(top: str, roots: list[Path]) -> Path | None:
+    """The first of ``roots`` that holds ``top`` (a module or a folder): where both this
+    check and the run's import (``custom.import_user_module``) look for it."""
     return next((r for r in roots if (r / f"{top}.py").is_file() or (r / top).is_dir()), None)
 
 
-def _within(loaded: object, root: Path) -> bool:
-    """Whether the imported module ``loaded`` is a file under ``root`` (the run keeps it)."""
-    path = getattr(loaded, "__file__", None)
+def file_under(path: str | None, root: Path) -> bool:
+    """Whether ``path`` (an imported module's ``__file__``) lies under ``root``."""
     if not path:
         return False
     try:

@@ -79,8 +79,7 @@ def _scalar(o: Any) -> str:
 
 
 def _key(key: Any) -> str:
-    if isinstance(key, str):
-        return key
+    """A key that is not a string, as json.dumps writes it (strings never get here)."""
     if isinstance(key, float):
         return _float(key)
     if key is True:
