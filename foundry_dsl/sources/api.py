@@ -23,12 +23,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from itertools import chain
-from operator import itemgetter
 from typing import Any
 
 from foundry_dsl import ir, urls
@@ -39,6 +36,7 @@ log = logging.getLogger("foundry.api")
 
 LOOKAHEAD = 4  # at most this many pages in flight for offset/page pagination...
 SLOW_PAGE = 0.02  # ...once pages take longer than this (seconds) to arrive
+WORKER_PAGES = 200  # fast pages left (or read, without a total) before worker processes start
 QUEUE_PAGES = 4  # parsed pages waiting for conversion
 _DONE = object()
 
@@ -84,38 +82,48 @@ class ApiExtractor(Extractor):
     def extract(self, ctx: ExtractContext, part: int = 0) -> Iterator[Batch | NewCursor]:
         from foundry_dsl.sources.http.client import HttpClient
         from foundry_dsl.sources.http.collector import fewer_collections
+        from foundry_dsl.sources.http.fetch import page_url
+        from foundry_dsl.sources.http.landing import Landed, MaxTracker, land
 
         src = self.source
         client = HttpClient(src, ctx.pipeline.name)
         self._client = client
         self._secrets = client.secrets()
         inc = src.incremental
-        tracker = _MaxTracker(inc.field) if inc else None
+        field = inc.field if inc else None
+        tracker = MaxTracker(inc.field) if inc else None
         pages = records = 0
+        run = _Run(ctx.pipeline.name, ctx.until)
         try:
             with fewer_collections():
-                for batch_records in self._pages(client, ctx):
+                for item in self._pages(client, ctx, run):
                     pages += 1
-                    if ctx.until is not None and inc is not None and batch_records:
-                        batch_records = _within(batch_records, inc.field, ctx.until)
-                    if not batch_records:
+                    landed = item if isinstance(item, Landed) else land(
+                        item, parse_dates=src.parse_dates, field=field, until=ctx.until)
+                    if not landed.count:
                         continue
-                    records += len(batch_records)
+                    records += landed.count
                     if tracker is not None:
-                        tracker.update(batch_records)
-                    yield page_to_arrow(batch_records, parse_dates=src.parse_dates)
+                        tracker.merge(landed.top)
+                    yield landed.batch
         finally:
             client.close()
             self._secrets = client.secrets()
-        log.info("pipeline %s: %d records in %d pages from %s", ctx.pipeline.name, records, pages,
-                 client.redact_url(_url(src)))
+        by_workers = (f" ({run.by_workers} of them by {run.workers} worker processes)"
+                      if run.by_workers else "")
+        log.info("pipeline %s: %d records in %d pages%s from %s", ctx.pipeline.name, records,
+                 pages, by_workers, client.redact_url(page_url(src)))
         if tracker is not None:
             yield NewCursor(tracker.value())
 
     # --- the producer ---------------------------------------------------------------
 
-    def _pages(self, client: Any, ctx: ExtractContext) -> Iterator[list[dict[str, Any]]]:
-        """Records of each page, in order, fetched by a producer thread."""
+    def _pages(self, client: Any, ctx: ExtractContext,
+               run: _Run) -> Iterator[list[dict[str, Any]] | Any]:
+        """Each page, in order, fetched by a producer thread: its records, or what lands
+        of it (:class:`~foundry_dsl.sources.http.landing.Landed`) when a worker process
+        fetched it."""
+        from foundry_dsl.sources.http.fetch import page_url, where_for
         from foundry_dsl.sources.http.pagination import paginator_for
 
         src = self.source
@@ -126,12 +134,8 @@ class ApiExtractor(Extractor):
                 params[src.incremental.param] = since
             if ctx.until is not None and src.incremental.until_param:
                 params[src.incremental.until_param] = ctx.until
-        method = src.method
-
-        def where(url: str) -> str:
-            return f"pipeline {ctx.pipeline.name}: {method} {client.redact_url(url)}"
-
-        pager = paginator_for(src.paginate, _url(src), params, where)
+        where = where_for(client, ctx.pipeline.name, src.method)
+        pager = paginator_for(src.paginate, page_url(src), params, where)
         out: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_PAGES)
         stop = threading.Event()
 
@@ -143,14 +147,14 @@ class ApiExtractor(Extractor):
                 except queue.Full:
                     continue
 
-        runner = _indexed if pager.indexed else _sequential
-
         def produce() -> None:
             from foundry_dsl.sources.http.client import Cancelled
 
             try:
-                for records in runner(self.source, client, pager, where, stop):
-                    put(records)
+                pages = (_indexed(src, client, pager, where, stop, run)
+                         if pager.indexed else _sequential(src, client, pager, where, stop))
+                for page in pages:
+                    put(page)
                 put(_DONE)
             except Cancelled:
                 # only the consumer stops a running extraction; anything else must not
@@ -176,44 +180,6 @@ class ApiExtractor(Extractor):
             thread.join()
 
 
-def page_to_arrow(records: list[dict[str, Any]], *, parse_dates: bool = True) -> Any:
-    """One page as an Arrow record batch: a column per key seen on the page, ISO 8601
-    dates and timestamps typed unless ``parse_dates`` is off (:mod:`foundry_dsl.write.temporal`).
-
-    Column by column is about twice as fast as Arrow's struct inference over
-    whole records. A column Arrow refuses (mixed types) sends the page to
-    :func:`foundry_dsl.write.convert.to_table`, so widening follows one set of rules.
-    """
-    import pyarrow as pa
-
-    from foundry_dsl.write.temporal import typed, typed_table
-
-    try:
-        arrays, names = _columns(records, pa)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        from foundry_dsl.write.convert import to_table
-
-        table = to_table(records)
-        return typed_table(table) if parse_dates else table
-    if parse_dates:
-        arrays = [typed(a) for a in arrays]
-    return pa.RecordBatch.from_arrays(arrays, names=names)
-
-
-def _columns(records: list[dict[str, Any]], pa: Any) -> tuple[list[Any], list[str]]:
-    first = list(records[0]) if records else []
-    # The common page: every record has exactly the first one's keys. Then C-level
-    # itemgetter + zip transpose the page a third faster than a get() per value.
-    if len(first) > 1 and set(map(len, records)) == {len(first)}:
-        try:
-            rows = map(itemgetter(*first), records)
-            return [pa.array(c) for c in zip(*rows, strict=True)], first
-        except KeyError:
-            pass  # same count, other keys: the general path below
-    names = list(dict.fromkeys(chain.from_iterable(records)))
-    return [pa.array([r.get(name) for r in records]) for name in names], names
-
-
 def _env_values(src: ir.ApiSource) -> list[str]:
     """The values of every env("...") in the source that is set; a missing one is the
     extraction's error to report, not this listing's."""
@@ -234,27 +200,6 @@ def _url_values(src: ir.ApiSource) -> list[str]:
     return urls.url_secrets(urls.join(base, src.endpoint), names)
 
 
-def _url(src: ir.ApiSource) -> str:
-    return urls.join(str(ir.resolve(src.base_url)), src.endpoint)
-
-
-def _fetch(src: ir.ApiSource, client: Any, where: Callable[[str], str], index: int,
-           request: Any) -> Any:
-    """Fetch and parse one page (runs in a fetching thread)."""
-    from foundry_dsl.sources.http.pagination import Page
-    from foundry_dsl.sources.http.records import compile_path, parse_json, records_at
-
-    started = time.monotonic()
-    resp = client.get(request.url, request.params, src.body)
-    seconds = time.monotonic() - started
-    def here() -> str:
-        return where(resp.url)
-
-    doc = parse_json(resp.body, here)
-    recs = records_at(doc, compile_path(src.records), src.records, here, resp.body)
-    return Page(index, request, resp.url, doc, recs, resp.headers, seconds)
-
-
 def _too_many_pages(src: ir.ApiSource, where: Callable[[str], str], url: str,
                     pager: Any) -> ExtractError:
     max_pages = getattr(src.paginate, "max_pages", None)
@@ -272,11 +217,13 @@ def _too_many_pages(src: ir.ApiSource, where: Callable[[str], str], url: str,
 def _sequential(src: ir.ApiSource, client: Any, pager: Any, where: Callable[[str], str],
                 stop: threading.Event) -> Iterator[list[dict[str, Any]]]:
     """link, next_url, cursor, none: each request is known only once the previous page is parsed."""
+    from foundry_dsl.sources.http.fetch import fetch_page
+
     max_pages = getattr(src.paginate, "max_pages", None)
     request = pager.first()
     index = 0
     while request is not None and not stop.is_set():
-        page = _fetch(src, client, where, index, request)
+        page = fetch_page(src, client, where, index, request)
         request = pager.next(page)
         if request is not None and max_pages is not None and index + 1 >= max_pages:
             raise _too_many_pages(src, where, page.url, pager)
@@ -285,23 +232,32 @@ def _sequential(src: ir.ApiSource, client: Any, pager: Any, where: Callable[[str
 
 
 def _indexed(src: ir.ApiSource, client: Any, pager: Any, where: Callable[[str], str],
-             stop: threading.Event) -> Iterator[list[dict[str, Any]]]:
+             stop: threading.Event, run: _Run) -> Iterator[list[dict[str, Any]] | Any]:
     """offset and page: a window of pages in flight, consumed strictly in order.
 
     The window adapts: a page that arrives fast (a nearby server) gains nothing
     from parallel requests, whose threads would only contend with conversion for
     the GIL, so it stays at one page, fetched on this thread (a handoff between
     threads per page costs more than the fetch's own Python); slow pages (a
-    distant API) open it up to LOOKAHEAD pages, fetched by a pool. Pages fetched
-    past the end are dropped unread, and so are their errors: only a page the
-    stop rules reach can fail the extraction.
+    distant API) open it up to LOOKAHEAD pages, fetched by a pool. Fast pages of
+    a long extraction (WORKER_PAGES pages left by the API's total, or read
+    without one) start worker processes in the background; once they are up they
+    fetch, parse and convert every next page, which this process only writes
+    (:mod:`foundry_dsl.sources.http.page_workers`). Pages fetched past the end
+    are dropped unread, and so are their errors: only a page the stop rules
+    reach can fail the extraction.
     """
+    from foundry_dsl.sources.http.fetch import fetch_page
+    from foundry_dsl.sources.http.page_workers import PageWorkers, RemotePage, Setup
+
     max_pages = getattr(src.paginate, "max_pages", None)
-    inflight: deque[Future[Any] | _Ready] = deque()
+    inflight: deque[Future[Any] | _Ready | RemotePage] = deque()
     next_index = 0
     pool = ThreadPoolExecutor(LOOKAHEAD, thread_name_prefix="foundry-api-page")
     page_seconds = 0.0  # moving average of how long a page takes to arrive
     window = 1
+    workers: PageWorkers | None = None
+    asked = False  # whether workers were asked for
 
     def submit() -> None:
         nonlocal next_index
@@ -310,23 +266,40 @@ def _indexed(src: ir.ApiSource, client: Any, pager: Any, where: Callable[[str], 
         i = next_index
         request = pager.request_at(i)
         next_index += 1
-        if window == 1 and not inflight:
-            inflight.append(_Ready(_fetch(src, client, where, i, request)))
+        if workers is not None and workers.ready.is_set():
+            inflight.append(workers.submit(i, request))
+        elif window == 1 and not inflight:
+            inflight.append(_Ready(fetch_page(src, client, where, i, request)))
         else:
-            inflight.append(pool.submit(_fetch, src, client, where, i, request))
+            inflight.append(pool.submit(fetch_page, src, client, where, i, request))
 
     try:
         submit()
         while inflight and not stop.is_set():
-            page = inflight.popleft().result()
+            handle = inflight.popleft()
+            page = handle.result()
             page_seconds = 0.7 * page_seconds + 0.3 * page.seconds
             following = pager.next(page)
             if following is not None and max_pages is not None and page.index + 1 >= max_pages:
                 raise _too_many_pages(src, where, page.url, pager)
-            yield page.records
+            if isinstance(handle, RemotePage):
+                run.by_workers += 1
+                yield handle.landed
+            else:
+                yield page.records
             if following is None:
                 return
-            window = LOOKAHEAD if page_seconds > SLOW_PAGE else 1
+            if not asked and page_seconds <= SLOW_PAGE and _long(pager, page.index):
+                asked = True
+                workers = PageWorkers.start(
+                    Setup(src, run.pipeline, run.until,
+                          logging.getLogger("foundry").getEffectiveLevel()),
+                    client.cancelled)
+                run.workers = workers.count if workers is not None else 0
+            if workers is not None and workers.ready.is_set():
+                window = workers.window
+            else:
+                window = LOOKAHEAD if page_seconds > SLOW_PAGE else 1
             while len(inflight) < window:
                 before = next_index
                 submit()
@@ -336,6 +309,28 @@ def _indexed(src: ir.ApiSource, client: Any, pager: Any, where: Callable[[str], 
         # speculative requests past the end stop at their next attempt
         client.cancelled.set()
         pool.shutdown(wait=True, cancel_futures=True)
+        if workers is not None:
+            workers.close()
+
+
+def _long(pager: Any, index: int) -> bool:
+    """Whether the extraction has at least WORKER_PAGES pages after page ``index``, by
+    the API's total, or has read that many without one."""
+    needed = pager.pages_needed()
+    if needed is not None:
+        return needed - (index + 1) >= WORKER_PAGES
+    return index + 1 >= WORKER_PAGES
+
+
+class _Run:
+    """One extraction as the page runners see it, and how many of its pages worker
+    processes fetched (for its summary)."""
+
+    def __init__(self, pipeline: str, until: str | None) -> None:
+        self.pipeline = pipeline
+        self.until = until  # a replayed window's end
+        self.workers = 0
+        self.by_workers = 0
 
 
 class _Ready:
@@ -346,54 +341,3 @@ class _Ready:
 
     def result(self) -> Any:
         return self.page
-
-
-def _within(records: list[dict[str, Any]], field: str, until: str) -> list[dict[str, Any]]:
-    """The records whose incremental field is not past ``until``: a replayed window's
-    rows only, whether or not the API took an upper bound (records without the
-    field stay, as they would in any run)."""
-    from foundry_dsl.cursors import past
-    from foundry_dsl.sources.http.records import compile_path, get_path
-
-    steps = compile_path(field)
-    return [r for r in records
-            if (v := get_path(r, steps)) is None or not past(str(v), until)]
-
-
-class _MaxTracker:
-    """The largest value of the incremental field over every landed record."""
-
-    def __init__(self, field: str) -> None:
-        from foundry_dsl.sources.http.records import compile_path
-
-        self.steps = compile_path(field)
-        self.simple = self.steps[0] if len(self.steps) == 1 else None
-        self.best: Any = None
-
-    def update(self, records: list[dict[str, Any]]) -> None:
-        if self.simple is not None:
-            key = self.simple
-            values = [v for r in records if (v := r.get(key)) is not None]  # type: ignore[arg-type]
-        else:
-            from foundry_dsl.sources.http.records import get_path
-
-            values = [v for r in records if (v := get_path(r, self.steps)) is not None]
-        if not values:
-            return
-        try:
-            top = max(values)
-        except TypeError:  # mixed types on one page: compare as text
-            top = max(map(str, values))
-        self.best = top if self.best is None else _larger(self.best, top)
-
-    def value(self) -> str | None:
-        if self.best is None:
-            return None
-        return self.best if isinstance(self.best, str) else str(self.best)
-
-
-def _larger(a: Any, b: Any) -> Any:
-    try:
-        return b if b > a else a
-    except TypeError:
-        return b if str(b) > str(a) else a

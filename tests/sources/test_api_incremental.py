@@ -57,9 +57,9 @@ def test_nothing_new_hands_back_no_cursor_so_the_old_one_is_kept(api: ApiServer)
 
 
 def test_numeric_cursor_field_is_compared_as_numbers() -> None:
-    from foundry_dsl.sources.api import _MaxTracker
+    from foundry_dsl.sources.http.landing import MaxTracker
 
-    t = _MaxTracker("seq")
+    t = MaxTracker("seq")
     t.update([{"seq": 9}, {"seq": 10}])
     t.update([{"seq": 2}, {"seq": None}])
     assert t.value() == "10"

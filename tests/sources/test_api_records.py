@@ -87,7 +87,7 @@ def test_null_records_are_an_empty_page(api: ApiServer) -> None:
 
 
 def test_a_page_whose_records_have_other_keys_keeps_every_value() -> None:
-    from foundry_dsl.sources.api import page_to_arrow
+    from foundry_dsl.sources.http.landing import page_to_arrow
 
     batch = page_to_arrow([{"a": 1, "b": 2}, {"a": 3, "c": 4}, {"a": 5, "b": 6, "c": 7}])
     assert batch.to_pylist() == [
@@ -98,7 +98,7 @@ def test_a_page_whose_records_have_other_keys_keeps_every_value() -> None:
 
 
 def test_a_page_of_uniform_records_keeps_their_column_order() -> None:
-    from foundry_dsl.sources.api import page_to_arrow
+    from foundry_dsl.sources.http.landing import page_to_arrow
 
     batch = page_to_arrow([{"z": 1, "a": "x"}, {"a": "y", "z": 2}])
     assert batch.schema.names == ["z", "a"]

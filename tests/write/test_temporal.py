@@ -7,7 +7,7 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from foundry_dsl.sources.api import page_to_arrow
+from foundry_dsl.sources.http.landing import page_to_arrow
 from foundry_dsl.write.temporal import typed, typed_table
 
 UTC = dt.timezone.utc

@@ -5,6 +5,6 @@
 ``client`` sends requests with a rate limit, retries and redaction,
 ``pagination`` decides each next request and when to stop, ``records`` parses
 a body and finds its records, ``collector`` spaces out young garbage collections
-while pages stream. Pages become Arrow in ``api.page_to_arrow``,
+while pages stream. Pages become Arrow in ``landing.page_to_arrow``,
 which falls back to :func:`foundry_dsl.write.convert.to_table` for mixed types.
 """

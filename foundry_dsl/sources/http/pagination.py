@@ -37,13 +37,15 @@ helps word.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urljoin
 
 from foundry_dsl import ir
 from foundry_dsl.errors import ExtractError
-from foundry_dsl.sources.http.records import compile_path, get_path
+from foundry_dsl.sources.http.records import Step, compile_path, get_path
+
+_MISSING: Any = object()
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class Page:
     request: PageRequest
     url: str  # the full URL as sent (params merged); redact before showing
     doc: Any
-    records: list[dict[str, Any]]
+    records: list[dict[str, Any]]  # a stand-in that compares as they do, once portable
     headers: Mapping[str, str]
     seconds: float = 0.0  # how long the response took to arrive, retries included
 
@@ -97,6 +99,14 @@ class Paginator:
     def pages_needed(self) -> int | None:
         """How many pages the extraction takes, when the API has said (a total)."""
         return None
+
+    def portable(self, page: Page, records: Any) -> Page:
+        """``page`` cut down to what :meth:`next` reads of it, small enough to send from
+        a page worker process (:mod:`foundry_dsl.sources.http.page_workers`), with
+        ``records`` in place of its records: anything that has their length and compares
+        equal to them and to itself as they do. Only ``indexed`` paginators, whose
+        requests do not depend on the page, support it."""
+        raise TypeError(f"{type(self).__name__} reads the whole page")
 
     def _next(self, page: Page) -> PageRequest | None:
         return None
@@ -143,6 +153,9 @@ class OffsetPaginator(Paginator):
         if self.total is None:
             return None
         return max(1, -(-(self.total - self.p.start) // self.p.limit))
+
+    def portable(self, page: Page, records: Any) -> Page:
+        return _portable(page, self.total_steps, records)
 
     def _ignored(self, page: Page) -> str:
         offset = self.p.start + page.index * self.p.limit
@@ -203,6 +216,9 @@ class PagePaginator(Paginator):
 
     def pages_needed(self) -> int | None:
         return self.pages
+
+    def portable(self, page: Page, records: Any) -> Page:
+        return _portable(page, self.pages_steps, records)
 
     def _ignored(self, page: Page) -> str:
         return (f"the server ignores {self.p.page_param}={self.number(page)}; check "
@@ -379,6 +395,30 @@ PAGINATORS: dict[str, Callable[..., Paginator]] = {
     "link": LinkPaginator,
     "next_url": NextUrlPaginator,
 }
+
+
+def _portable(page: Page, stated: tuple[Step, ...] | None, records: Any) -> Page:
+    """The page with its document cut down to the value at ``stated`` (a total) and its
+    records to ``records``: what offset and page pagination read."""
+    doc = None
+    if stated:
+        value = get_path(page.doc, stated, _MISSING)
+        if value is not _MISSING:
+            doc = _skeleton(stated, value)
+    return replace(page, doc=doc, records=records, headers={})
+
+
+def _skeleton(steps: tuple[Step, ...], value: Any) -> Any:
+    """The smallest document in which ``get_path(doc, steps)`` is ``value``."""
+    node = value
+    for step in reversed(steps):
+        if isinstance(step, int):
+            items: list[Any] = [None] * (step + 1 if step >= 0 else -step)
+            items[step] = node
+            node = items
+        else:
+            node = {step: node}
+    return node
 
 
 def _stated(page: Page, steps: Any, path: str | None, pager: Paginator,

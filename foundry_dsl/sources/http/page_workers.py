@@ -1,0 +1,359 @@
+"""Source layer, API: pages fetched, parsed and converted in worker processes.
+
+A process holds the GIL for all of its Python: sending a request and reading
+the response's headers, parsing the JSON and converting the records to Arrow
+each cost about a third of a page, so against a fast, nearby API one process
+is held to one core however many threads it runs. ``offset`` and ``page``
+pagination know every request ahead, so once an extraction shows it is long
+and its pages fast (see ``sources/api.py``), the extractor hands its next
+pages to worker processes. Each worker fetches, parses and lands its pages
+(:func:`foundry_dsl.sources.http.landing.land`) and sends back, per page:
+
+* the Arrow batch, its record count and the top of the incremental field;
+* the page as the paginator reads it (:meth:`Paginator.portable`: the stated
+  total, and the records in Arrow for the page-loop check);
+* its log lines, as they happen, which the extractor logs as its own (so the
+  run's redaction applies to them);
+* or the page's error, raised by the extractor when the stop rules reach it.
+
+Page ``k`` goes to worker ``k mod n``: each worker answers its pages in order,
+so the extractor reads them back in page order.
+
+The workers are forked by one helper process (``python -c`` running
+:func:`helper`) that imports what a page needs once, then forks: a worker
+costs a fork, not an interpreter's start-up, and nothing is forked from the
+extractor's own process, whose threads (the executor's, DuckDB's) a fork
+would copy mid-step. Not ``multiprocessing``: it would import the program's
+``__main__`` in each worker, running a script without a main guard again. The
+helper leads its own process group, so ending the extraction ends every
+worker, whatever it is doing (pages fetched past the end are dropped unread);
+a worker that dies is an error naming its page. Workers are used only where
+their requests are the same as the extractor's own (:func:`usable`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from foundry_dsl import ir
+from foundry_dsl.errors import ExtractError
+from foundry_dsl.sources.http.client import Cancelled, HttpClient
+from foundry_dsl.sources.http.collector import fewer_collections
+from foundry_dsl.sources.http.fetch import fetch_page, page_url, where_for
+from foundry_dsl.sources.http.landing import PageRecords, land, page_to_arrow
+from foundry_dsl.sources.http.pagination import paginator_for
+
+log = logging.getLogger("foundry.api")
+
+WORKERS = 2  # worker processes per extraction, at most...
+DEPTH = 2  # ...each sent this many pages ahead
+#: auth kinds whose credentials every process sends alike (OAuth2 renews one token)
+SHARED_AUTH = frozenset({"none", "bearer", "api_key", "basic"})
+
+#: what converting a page imports on first use, imported by the helper before it forks
+PRELOAD = ("pyarrow", "pyarrow.compute", "foundry_dsl.write.temporal", "foundry_dsl.write.convert")
+
+_slots_lock = threading.Lock()
+_slots_used = 0  # worker processes running in this process, for every extraction
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def usable(src: ir.ApiSource) -> bool:
+    """Whether this extraction's pages may be fetched by worker processes: no OAuth2 token
+    to share, no rate limit to split, more than one CPU, not inside a daemon process
+    (a Dask worker: a cluster's parallelism is its workers), and a ``fork``."""
+    return (src.auth.kind in SHARED_AUTH and src.rate_limit is None and _cpus() > 1
+            and hasattr(os, "fork") and not multiprocessing.current_process().daemon)
+
+
+def _take_slots(wanted: int) -> int:
+    """Up to ``wanted`` worker slots: one worker per CPU across every extraction of the
+    process, so two API pipelines running at once do not start four workers on two CPUs."""
+    global _slots_used
+    with _slots_lock:
+        granted = max(0, min(wanted, _cpus() - _slots_used))
+        _slots_used += granted
+        return granted
+
+
+def _give_slots(count: int) -> None:
+    global _slots_used
+    with _slots_lock:
+        _slots_used -= count
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What a worker needs to fetch and land pages as the extractor would (the
+    environment, for env() values, proxies and CA bundles, is inherited)."""
+
+    source: ir.ApiSource
+    pipeline: str
+    until: str | None  # a replayed window's end: records past it do not land
+    level: int  # the extractor's log level: lines below it are not sent
+
+
+class PageWorkers:
+    """Worker processes of one extraction, started in the background."""
+
+    def __init__(self, setup: Setup, count: int, cancelled: threading.Event) -> None:
+        self.setup = setup
+        self.count = count
+        self.cancelled = cancelled
+        self.ready = threading.Event()  # every worker is up
+        self.pages = 0  # pages sent to workers
+        self._outstanding = [0] * count  # pages sent to each worker and not yet read back
+        self._conns: list[Connection] = []
+        self._helper: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+        threading.Thread(target=self._start, name="foundry-api-workers", daemon=True).start()
+
+    @classmethod
+    def start(cls, setup: Setup, cancelled: threading.Event) -> PageWorkers | None:
+        """Workers for this extraction, or ``None`` when it may not have any."""
+        if not usable(setup.source):
+            return None
+        count = _take_slots(WORKERS)
+        return cls(setup, count, cancelled) if count else None
+
+    @property
+    def window(self) -> int:
+        """How many pages to keep in flight."""
+        return self.count * DEPTH
+
+    def submit(self, index: int, request: Any) -> RemotePage:
+        """Send page ``index`` to the worker with the fewest pages outstanding; read its
+        answer with ``result()``."""
+        worker = self._outstanding.index(min(self._outstanding))
+        self._outstanding[worker] += 1
+        self.pages += 1
+        self._conns[worker].send((index, request))
+        return RemotePage(self, worker, index)
+
+    def receive(self, worker: int, index: int) -> tuple[Any, Any]:
+        """Worker ``worker``'s answer for page ``index``: the portable page and what lands
+        of it. Its log lines are logged on the way."""
+        conn = self._conns[worker]
+        while True:
+            while not conn.poll(0.1):
+                if self.cancelled.is_set():
+                    raise Cancelled
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                raise self._died(index) from None
+            kind = message[0]
+            if kind == "log":
+                _, name, level, text = message
+                logging.getLogger(name).log(level, "%s", text)
+                continue
+            self._outstanding[worker] -= 1
+            if kind == "page":
+                return message[1], message[2]
+            raise message[1]
+
+    def close(self) -> None:
+        """Stop every worker, whatever it is doing (its pages are no longer wanted)."""
+        with self._lock:
+            self._closed = True
+            helper = self._helper
+        if helper is not None:
+            _end(helper)
+        for conn in self._conns:
+            conn.close()
+        _give_slots(self.count)
+
+    # --- internals ----------------------------------------------------------------
+
+    def _start(self) -> None:
+        try:
+            pairs = [socket.socketpair() for _ in range(self.count)]
+            ours = [Connection(a.detach()) for a, _ in pairs]
+            theirs = [b.detach() for _, b in pairs]
+            root = str(Path(__file__).resolve().parents[3])  # where foundry_dsl is imported from
+            code = (f"import sys; sys.path.insert(0, {root!r}); "
+                    f"from {__name__} import helper; helper()")
+            try:
+                with self._lock:
+                    if self._closed:
+                        raise _Ended
+                    # its own session: a signal to its group reaches every worker it forks
+                    self._helper = subprocess.Popen(
+                        [sys.executable, "-c", code, *map(str, theirs)], pass_fds=theirs,
+                        stdin=subprocess.DEVNULL, start_new_session=True)
+            finally:
+                for fd in theirs:
+                    os.close(fd)
+            for conn in ours:
+                conn.send(self.setup)
+            for conn in ours:  # each worker says so once it can fetch
+                if conn.recv() != ("ready",):
+                    raise RuntimeError("a worker did not start")
+            self._conns = ours
+            self.ready.set()
+            log.debug("pipeline %s: %d page worker processes up", self.setup.pipeline,
+                      self.count)
+        except _Ended:
+            pass
+        except Exception as exc:  # the extraction goes on in its own process
+            log.debug("pipeline %s: no page workers (%s: %s)", self.setup.pipeline,
+                      type(exc).__name__, exc)
+
+    def _died(self, index: int) -> ExtractError:
+        return ExtractError(
+            f"pipeline {self.setup.pipeline}: the worker process fetching page {index + 1} "
+            "stopped before answering; nothing of this run was committed and the cursor did "
+            "not move: run it again"
+        )
+
+
+class _Ended(Exception):
+    """The extraction ended before its workers started."""
+
+
+def _end(helper: subprocess.Popen[bytes]) -> None:
+    """End the helper's process group: the helper and every worker it forked."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(helper.pid, sig)
+        try:
+            helper.wait(5)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+class RemotePage:
+    """A page sent to a worker, read like a thread pool's future; ``landed`` is what
+    lands of it once ``result()`` has returned."""
+
+    def __init__(self, workers: PageWorkers, worker: int, index: int) -> None:
+        self.workers = workers
+        self.worker = worker
+        self.index = index
+        self.landed: Any = None
+
+    def result(self) -> Any:
+        page, self.landed = self.workers.receive(self.worker, self.index)
+        return page
+
+
+# --- the worker process ---------------------------------------------------------------
+
+
+class _Out:
+    """The worker's end of its pipe, shared by its log handler and its page loop."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.lock = threading.Lock()
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        with self.lock:
+            self.conn.send(message)
+
+
+class _Forward(logging.Handler):
+    def __init__(self, out: _Out) -> None:
+        super().__init__()
+        self.out = out
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):  # the extractor is gone: its logs are too
+            self.out.send(("log", record.name, record.levelno, record.getMessage()))
+
+
+def helper() -> None:
+    """The helper process: fork a worker per socket its argv names, then wait for them."""
+    import importlib
+
+    for name in PRELOAD:
+        importlib.import_module(name)
+    fds = [int(a) for a in sys.argv[1:]]
+    children = []
+    for fd in fds:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                for other in fds:
+                    if other != fd:
+                        os.close(other)
+                serve(Connection(fd))
+                code = 0
+            finally:
+                os._exit(code)
+        children.append(pid)
+    for fd in fds:
+        os.close(fd)
+    for pid in children:
+        os.waitpid(pid, 0)
+
+
+def serve(conn: Connection) -> None:
+    """A worker's life: answer each ``(index, request)`` until the pipe closes."""
+    root = logging.getLogger()
+    root.handlers[:] = [logging.NullHandler()]  # the extractor has warned of what follows
+    try:
+        setup: Setup = conn.recv()
+    except (EOFError, OSError):
+        return
+    src = setup.source
+    out = _Out(conn)
+    client = HttpClient(src, setup.pipeline)
+    where = where_for(client, setup.pipeline, src.method)
+    pager = paginator_for(src.paginate, page_url(src), {}, where)
+    root.handlers[:] = [_Forward(out)]
+    root.setLevel(setup.level)
+    out.send(("ready",))
+    with fewer_collections():
+        _answer(conn, out, setup, client, where, pager)
+
+
+def _answer(conn: Connection, out: _Out, setup: Setup, client: Any, where: Any, pager: Any) -> None:
+    src = setup.source
+    field = src.incremental.field if src.incremental else None
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        index, request = task
+        try:
+            page = fetch_page(src, client, where, index, request)
+            every = page_to_arrow(page.records, parse_dates=src.parse_dates) \
+                if page.records else None
+            landed = land(page.records, parse_dates=src.parse_dates, field=field,
+                          until=setup.until, converted=every)
+            records = PageRecords(page.records, every, src.parse_dates)
+            answer: tuple[Any, ...] = ("page", pager.portable(page, records), landed)
+        except Exception as exc:
+            answer = ("error", exc)
+        try:
+            out.send(answer)
+        except (EOFError, OSError):
+            return
+        except Exception as exc:  # an answer that does not pickle: the error's words do
+            problem = answer[1] if answer[0] == "error" else exc
+            out.send(("error", ExtractError(
+                f"pipeline {setup.pipeline}: page {index + 1}: {type(problem).__name__}: "
+                f"{problem}")))
