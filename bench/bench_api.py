@@ -244,8 +244,10 @@ def run_apply(url: str, paginate: str, out: str) -> dict[str, Any]:
     start = time.perf_counter()
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=out)
+        watch = _Descendants(proc.pid)
         # wait4 reports this child's own peak RSS (communicate() would reap it first)
         _, status, usage = os.wait4(proc.pid, 0)
+        watch.stop()
     seconds = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
@@ -257,7 +259,50 @@ def run_apply(url: str, paginate: str, out: str) -> dict[str, Any]:
     meta = json.loads(next(Path(lake).rglob("_metadata.json")).read_text())
     return {"rows": rows, "seconds": seconds, "run_seconds": meta["durations"]["total_seconds"],
             "cpu_seconds": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024,
+            "workers_rss_mb": watch.peaks(),
             "schema": ", ".join(f"{f.name} {f.type}" for f in schema) if schema else ""}
+
+
+class _Descendants:
+    """Peak RSS (VmHWM) of every process below ``pid`` (the page workers and their
+    helper), read from /proc every 20 ms while it runs: the workers are not the apply's
+    children, so its wait4 does not count them."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.seen: dict[int, float] = {}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._done.wait(0.02):
+            parents: dict[int, int] = {}
+            for entry in os.listdir("/proc"):
+                if entry.isdigit():
+                    try:
+                        with open(f"/proc/{entry}/stat") as fh:
+                            parents[int(entry)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+                    except OSError:
+                        continue
+            for pid in parents:
+                up = parents.get(pid)
+                while up is not None and up != self.pid and up > 1:
+                    up = parents.get(up)
+                if up == self.pid:
+                    try:
+                        with open(f"/proc/{pid}/status") as fh:
+                            hwm = next(line for line in fh if line.startswith("VmHWM"))
+                        self.seen[pid] = max(self.seen.get(pid, 0), int(hwm.split()[1]) / 1024)
+                    except (OSError, StopIteration):
+                        continue
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def peaks(self) -> list[float]:
+        return sorted(self.seen.values(), reverse=True)
 
 
 def measure(mode: str, url: str, paginate: str) -> dict[str, Any]:
@@ -330,8 +375,11 @@ def main() -> None:
                 extra = ""
                 if mode == "foundry":
                     schema = res["schema"]
+                    workers = res["workers_rss_mb"]
                     extra = (f"   (the run's own time {res['run_seconds']:.2f}s, "
-                             f"CPU {res['cpu_seconds']:.2f}s)")
+                             f"CPU {res['cpu_seconds']:.2f}s; page worker processes' "
+                             f"peak RSS: {', '.join(f'{w:.0f}' for w in workers) or 'none'}"
+                             " MB)")
                 print(_line(LABELS[mode], res, extra), flush=True)
             floors.append(statistics.mean(_rate(r) for r in results["floor"][-2:]))
             beside = [f"{_rate(results['foundry'][-1]) / floors[-1]:.2f}x floor (mean of both)"]
@@ -366,7 +414,8 @@ def main() -> None:
             raise SystemExit(f"foundry landed {big['rows']} rows, expected {args.rss_records}")
         print(f"  foundry peak RSS: {rss_1m:.0f} MB at {args.records:,} (median), "
               f"{big['rss_mb']:.0f} MB at {args.rss_records:,} ({_rate(big):,.0f} rows/s): "
-              f"ratio {big['rss_mb'] / rss_1m:.2f}")
+              f"ratio {big['rss_mb'] / rss_1m:.2f}; its page worker processes' peak RSS: "
+              f"{', '.join(f'{w:.0f}' for w in big['workers_rss_mb']) or 'none'} MB")
 
 
 if __name__ == "__main__":

@@ -136,6 +136,13 @@ class PageWorkers:
         return cls(setup, count, cancelled) if count else None
 
     @property
+    def pid(self) -> int | None:
+        """The helper's process id, which is its workers' process group; ``None`` until
+        it has started."""
+        helper = self._helper
+        return helper.pid if helper is not None else None
+
+    @property
     def window(self) -> int:
         """How many pages to keep in flight."""
         return self.count * DEPTH
@@ -303,6 +310,9 @@ def helper() -> None:
             finally:
                 os._exit(code)
         children.append(pid)
+    # the extractor ends the group with SIGTERM: the workers die of it, the helper stays
+    # to reap them, so that when the extractor has reaped the helper no worker is left
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     for fd in fds:
         os.close(fd)
     for pid in children:
