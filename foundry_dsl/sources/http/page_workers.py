@@ -41,6 +41,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -119,6 +120,7 @@ class PageWorkers:
         self.count = count
         self.cancelled = cancelled
         self.ready = threading.Event()  # every worker is up
+        self.settled = threading.Event()  # up, or failed to start, or ended before
         self.pages = 0  # pages sent to workers
         self._outstanding = [0] * count  # pages sent to each worker and not yet read back
         self._conns: list[Connection] = []
@@ -192,38 +194,52 @@ class PageWorkers:
     # --- internals ----------------------------------------------------------------
 
     def _start(self) -> None:
-        try:
-            pairs = [socket.socketpair() for _ in range(self.count)]
-            ours = [Connection(a.detach()) for a, _ in pairs]
-            theirs = [b.detach() for _, b in pairs]
-            root = str(Path(__file__).resolve().parents[3])  # where foundry_dsl is imported from
-            code = (f"import sys; sys.path.insert(0, {root!r}); "
-                    f"from {__name__} import helper; helper()")
+        pairs = [socket.socketpair() for _ in range(self.count)]
+        ours = [Connection(a.detach()) for a, _ in pairs]
+        theirs = [b.detach() for _, b in pairs]
+        root = str(Path(__file__).resolve().parents[3])  # where foundry_dsl is imported from
+        code = f"import sys; sys.path.insert(0, {root!r}); from {__name__} import helper; helper()"
+        # the helper's own output (an interpreter that cannot start says why there) goes to
+        # a file read only when it fails, never onto the user's terminal
+        with tempfile.TemporaryFile() as errors:
             try:
+                try:
+                    with self._lock:
+                        if self._closed:
+                            raise _Ended
+                        # its own session: a signal to its group reaches every worker it forks
+                        self._helper = subprocess.Popen(
+                            [sys.executable, "-c", code, *map(str, theirs)], pass_fds=theirs,
+                            stdin=subprocess.DEVNULL, stdout=errors, stderr=errors,
+                            start_new_session=True)
+                finally:
+                    for fd in theirs:
+                        os.close(fd)
+                for conn in ours:
+                    conn.send(self.setup)
+                for conn in ours:  # each worker says so once it can fetch
+                    if conn.recv() != ("ready",):
+                        raise RuntimeError("a worker did not start")
                 with self._lock:
                     if self._closed:
                         raise _Ended
-                    # its own session: a signal to its group reaches every worker it forks
-                    self._helper = subprocess.Popen(
-                        [sys.executable, "-c", code, *map(str, theirs)], pass_fds=theirs,
-                        stdin=subprocess.DEVNULL, start_new_session=True)
+                    self._conns = ours
+                    self.ready.set()
+                log.debug("pipeline %s: %d page worker processes up", self.setup.pipeline,
+                          self.count)
+            except Exception as exc:
+                for conn in ours:
+                    conn.close()
+                if not isinstance(exc, _Ended) and not self._closed:  # ending them is no failure
+                    errors.seek(0)
+                    said = errors.read()[-2000:].decode(errors="replace").strip()
+                    # what the helper said last is its error (not a traceback); without it,
+                    # what this side saw of the helper's end
+                    why = said.splitlines()[-1] if said else f"{type(exc).__name__}: {exc}"
+                    log.info("pipeline %s: the page worker processes did not start (%s); "
+                             "every page is fetched by this process", self.setup.pipeline, why)
             finally:
-                for fd in theirs:
-                    os.close(fd)
-            for conn in ours:
-                conn.send(self.setup)
-            for conn in ours:  # each worker says so once it can fetch
-                if conn.recv() != ("ready",):
-                    raise RuntimeError("a worker did not start")
-            self._conns = ours
-            self.ready.set()
-            log.debug("pipeline %s: %d page worker processes up", self.setup.pipeline,
-                      self.count)
-        except _Ended:
-            pass
-        except Exception as exc:  # the extraction goes on in its own process
-            log.debug("pipeline %s: no page workers (%s: %s)", self.setup.pipeline,
-                      type(exc).__name__, exc)
+                self.settled.set()
 
     def _died(self, index: int) -> ExtractError:
         return ExtractError(
