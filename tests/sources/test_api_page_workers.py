@@ -12,10 +12,12 @@ import logging
 import multiprocessing
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -101,9 +103,9 @@ def error_of(src: ir.ApiSource) -> str:
     return str(caught.value)
 
 
-def gone(group: int) -> bool:
-    """Whether no process of ``group`` is left, not even one dead and not yet reaped: the
-    helper reaps its workers before it exits, and the extractor reaps the helper."""
+def members(group: int) -> list[str]:
+    """The states (R, S, Z, ...) of the processes in process group ``group``."""
+    states = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -112,8 +114,14 @@ def gone(group: int) -> bool:
         except OSError:
             continue
         if int(fields[2]) == group:
-            return False
-    return True
+            states.append(fields[0])
+    return states
+
+
+def gone(group: int) -> bool:
+    """Whether no process of ``group`` is left, not even one dead and not yet reaped: the
+    helper reaps its workers before it exits, and the extractor reaps the helper."""
+    return members(group) == []
 
 
 # --- the same data --------------------------------------------------------------------
@@ -307,6 +315,71 @@ def test_a_script_without_a_main_guard_runs_once(api: ApiServer, tmp_path: Path)
                           timeout=300, check=True)
     assert done.stdout.splitlines() == ["script body ran", "landed 20000"]
     assert "of them by 2 worker processes" in done.stderr
+
+
+def test_workers_of_a_killed_extractor_end_at_their_next_page(
+        api: ApiServer, tmp_path: Path) -> None:
+    script = tmp_path / "land.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(ROOT)!r})
+        import foundry_dsl.sources.api as api
+        from foundry_dsl import ir
+        from foundry_dsl.sources.http.page_workers import PageWorkers
+        from tests.fixtures.api_server import run, source
+        api.WORKER_PAGES = 0
+        real = PageWorkers.start.__func__
+
+        def start(cls, setup, cancelled):
+            found = real(cls, setup, cancelled)
+            assert found.ready.wait(60)
+            print(found.pid, flush=True)
+            return found
+
+        PageWorkers.start = classmethod(start)
+        src = source({api.url!r}, "offset", records="data", params={{"hold_at": 25}},
+                     paginate=ir.OffsetPagination(limit=25, total_path="total"))
+        run(src)
+    """))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        group = int(proc.stdout.readline())
+        assert api.wait_until(lambda: any("held" in r.events for r in api.log), 60)
+        proc.kill()  # the extractor dies between two pages of its workers
+        proc.wait(60)
+        assert not gone(group)  # its workers are still there, one of them held
+    finally:
+        api.release.set()  # the held page answers: its worker finds no one to send it to
+    # the helper, orphaned, is reaped by whoever adopts it: a zombie may stay
+    for _ in range(600):  # a poller's pace; the bound only stops a hang
+        if set(members(group)) <= {"Z"}:
+            break
+        time.sleep(0.1)
+    assert set(members(group)) <= {"Z"}
+
+
+def test_a_worker_whose_extractor_is_gone_stops_asking_for_pages(api: ApiServer) -> None:
+    from multiprocessing.connection import Connection
+
+    from foundry_dsl.sources.http.client import HttpClient
+    from foundry_dsl.sources.http.fetch import where_for
+    from foundry_dsl.sources.http.pagination import paginator_for
+
+    src = offset_source(api)
+    here, there = socket.socketpair()
+    conn = Connection(there.detach())
+    here.close()  # the extractor's end: gone
+    client = HttpClient(src, "p")
+    where = where_for(client, "p", "GET")
+    setup = page_workers.Setup(src, "p", None, logging.INFO)
+    loop = threading.Thread(target=page_workers._answer, daemon=True, args=(
+        conn, page_workers._Out(conn), setup, client, where,
+        paginator_for(src.paginate, f"{api.url}/offset", {}, where)))
+    loop.start()
+    loop.join(30)  # bound: a worker that waits for ever fails here instead of hanging
+    assert not loop.is_alive()
+    client.close()
 
 
 # --- when workers are used --------------------------------------------------------------
