@@ -30,6 +30,7 @@ does not grow with the extraction.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -101,7 +102,7 @@ def serve(total: int, port_file: str) -> None:
         return not_found
 
     def handle(conn: socket.socket) -> None:
-        with conn:
+        with conn, contextlib.suppress(ConnectionError):  # a client killed mid-page
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             buf = b""
             while True:
