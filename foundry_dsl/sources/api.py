@@ -13,7 +13,10 @@ kinds learn the next request from the page itself, so they fetch one page at
 a time, each as soon as the previous one is parsed. Memory stays bounded by
 the queue and the window, whatever the size of the extraction. While pages
 stream, young garbage collections are spaced out
-(:mod:`foundry_dsl.sources.http.collector`).
+(:mod:`foundry_dsl.sources.http.collector`). A long offset/page extraction of
+fast pages hands its pages to worker processes, which fetch, parse and convert
+them (:mod:`foundry_dsl.sources.http.page_workers`): one process's GIL would
+otherwise hold it to one core.
 
 The HTTP details live in :mod:`foundry_dsl.sources.http`.
 """

@@ -31,6 +31,7 @@ from foundry_dsl.sources.api import ApiExtractor
 from foundry_dsl.sources.base import NewCursor
 from foundry_dsl.sources.http import page_workers
 from foundry_dsl.sources.http.page_workers import PageWorkers
+from foundry_dsl.sources.http.pagination import PageRequest
 from tests.fixtures.api_server import API_KEY, ApiServer, context, run, source
 
 ALL = list(range(250))
@@ -294,6 +295,27 @@ def test_a_worker_that_dies_fails_the_extraction_naming_its_page(
         "nothing of this run was committed and the cursor did not move: run it again")
 
 
+def test_a_page_sent_to_a_dead_worker_fails_when_the_stop_rules_reach_it(
+        api: ApiServer, free_slots: None) -> None:
+    src = offset_source(api)
+    cancelled = threading.Event()
+    started = PageWorkers.start(page_workers.Setup(src, "fake.things", None, logging.INFO),
+                                cancelled)
+    assert started is not None and started.ready.wait(60) and started.pid is not None
+    try:
+        os.killpg(started.pid, signal.SIGKILL)
+        for _ in range(600):  # a poller's pace: until the kernel has the workers gone
+            if set(members(started.pid)) <= {"Z"}:
+                break
+            time.sleep(0.1)
+        sent = started.submit(3, PageRequest(f"{api.url}/offset", {"offset": 75}))
+        with pytest.raises(ExtractError) as caught:
+            sent.result()
+    finally:
+        started.close()
+    assert "the worker process fetching page 4 stopped before answering" in str(caught.value)
+
+
 def test_a_script_without_a_main_guard_runs_once(api: ApiServer, tmp_path: Path) -> None:
     # multiprocessing would import the script again in each worker, and run it again
     script = tmp_path / "land.py"
@@ -326,6 +348,7 @@ def test_workers_of_a_killed_extractor_end_at_their_next_page(
         import foundry_dsl.sources.api as api
         from foundry_dsl import ir
         from foundry_dsl.sources.http.page_workers import PageWorkers
+from foundry_dsl.sources.http.pagination import PageRequest
         from tests.fixtures.api_server import run, source
         api.WORKER_PAGES = 0
         real = PageWorkers.start.__func__

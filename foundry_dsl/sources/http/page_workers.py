@@ -155,8 +155,12 @@ class PageWorkers:
         worker = self._outstanding.index(min(self._outstanding))
         self._outstanding[worker] += 1
         self.pages += 1
-        self._conns[worker].send((index, request))
-        return RemotePage(self, worker, index)
+        page = RemotePage(self, worker, index)
+        try:
+            self._conns[worker].send((index, request))
+        except OSError:  # the worker is gone: an error once the stop rules reach this page
+            page.error = self._died(index)
+        return page
 
     def receive(self, worker: int, index: int) -> tuple[Any, Any]:
         """Worker ``worker``'s answer for page ``index``: the portable page and what lands
@@ -274,8 +278,11 @@ class RemotePage:
         self.worker = worker
         self.index = index
         self.landed: Any = None
+        self.error: ExtractError | None = None  # the page could not be sent
 
     def result(self) -> Any:
+        if self.error is not None:
+            raise self.error
         page, self.landed = self.workers.receive(self.worker, self.index)
         return page
 
