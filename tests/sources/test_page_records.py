@@ -7,9 +7,10 @@ from typing import Any
 from foundry_dsl.sources.http.landing import PageRecords, page_to_arrow
 
 
-def sent(records: list[dict[str, Any]]) -> PageRecords:
+def sent(records: list[dict[str, Any]], parse_dates: bool = True) -> PageRecords:
     """``records`` as a worker sends them."""
-    return PageRecords(records, page_to_arrow(records) if records else None, parse_dates=True)
+    batch = page_to_arrow(records, parse_dates=parse_dates) if records else None
+    return PageRecords(records, batch, parse_dates=parse_dates)
 
 
 PAGE = [{"id": i, "at": f"2024-01-0{1 + i % 9}", "name": f"n{i}"} for i in range(50)]
@@ -49,3 +50,9 @@ def test_empty_pages_are_equal_and_differ_from_any_other() -> None:
 def test_it_has_the_records_length() -> None:
     assert len(sent(PAGE)) == 50
     assert not sent([])
+
+
+def test_records_read_here_are_converted_as_the_worker_converted_its_own() -> None:
+    # a source that lands dates as text: the page read here must be converted the same
+    # way, or its dates would be typed and the same page would pass for another one
+    assert sent(PAGE, parse_dates=False) == [dict(r) for r in PAGE]
