@@ -348,7 +348,6 @@ def test_workers_of_a_killed_extractor_end_at_their_next_page(
         import foundry_dsl.sources.api as api
         from foundry_dsl import ir
         from foundry_dsl.sources.http.page_workers import PageWorkers
-from foundry_dsl.sources.http.pagination import PageRequest
         from tests.fixtures.api_server import run, source
         api.WORKER_PAGES = 0
         real = PageWorkers.start.__func__
