@@ -56,35 +56,6 @@ def workers(monkeypatch: pytest.MonkeyPatch) -> list[PageWorkers]:
     return started
 
 
-def test_workers_that_cannot_start_leave_every_page_to_this_process(
-        api: ApiServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-        caplog: pytest.LogCaptureFixture) -> None:
-    broken = tmp_path / "python"
-    broken.write_text("#!/bin/sh\necho 'Traceback (most recent call last):' >&2\n"
-                      "echo 'ImportError: no pyarrow here' >&2\nexit 1\n")
-    broken.chmod(0o755)
-    monkeypatch.setattr(sys, "executable", str(broken))
-    monkeypatch.setattr("foundry_dsl.sources.api.WORKER_PAGES", 0)
-    settled: list[PageWorkers] = []
-    real = PageWorkers.start.__func__  # type: ignore[attr-defined]
-
-    def start(cls: type[PageWorkers], setup: Any, cancelled: threading.Event) -> Any:
-        found = real(cls, setup, cancelled)
-        assert found is not None and found.settled.wait(60)
-        settled.append(found)
-        return found
-
-    monkeypatch.setattr(PageWorkers, "start", classmethod(start))
-    with caplog.at_level(logging.INFO, logger="foundry.api"):
-        tables, _ = run(offset_source(api))
-    assert ids(tables) == ALL
-    assert not settled[0].ready.is_set()
-    assert "250 records in 10 pages from" in caplog.text
-    assert ("the page worker processes did not start (ImportError: no pyarrow here); every "
-            "page is fetched by this process") in caplog.text
-    assert "Traceback" not in caplog.text
-
-
 def in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("foundry_dsl.sources.api.WORKER_PAGES", 10**9)
 
@@ -405,6 +376,35 @@ def test_a_worker_whose_extractor_is_gone_stops_asking_for_pages(api: ApiServer)
 
 
 # --- when workers are used --------------------------------------------------------------
+
+
+def test_workers_that_cannot_start_leave_every_page_to_this_process(
+        api: ApiServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    broken = tmp_path / "python"
+    broken.write_text("#!/bin/sh\necho 'Traceback (most recent call last):' >&2\n"
+                      "echo 'ImportError: no pyarrow here' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(broken))
+    monkeypatch.setattr("foundry_dsl.sources.api.WORKER_PAGES", 0)
+    settled: list[PageWorkers] = []
+    real = PageWorkers.start.__func__  # type: ignore[attr-defined]
+
+    def start(cls: type[PageWorkers], setup: Any, cancelled: threading.Event) -> Any:
+        found = real(cls, setup, cancelled)
+        assert found is not None and found.settled.wait(60)
+        settled.append(found)
+        return found
+
+    monkeypatch.setattr(PageWorkers, "start", classmethod(start))
+    with caplog.at_level(logging.INFO, logger="foundry.api"):
+        tables, _ = run(offset_source(api))
+    assert ids(tables) == ALL
+    assert not settled[0].ready.is_set()
+    assert "250 records in 10 pages from" in caplog.text
+    assert ("the page worker processes did not start (ImportError: no pyarrow here); every "
+            "page is fetched by this process") in caplog.text
+    assert "Traceback" not in caplog.text
 
 
 def test_a_short_extraction_starts_no_workers(
