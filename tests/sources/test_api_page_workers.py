@@ -75,6 +75,14 @@ def error_of(src: ir.ApiSource) -> str:
     return str(caught.value)
 
 
+def same_error_here(src: ir.ApiSource, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The extraction's error with workers, checked word for word against this process's."""
+    by_workers = error_of(src)
+    in_this_process(monkeypatch)
+    assert by_workers == error_of(src)
+    return by_workers
+
+
 def members(group: int) -> list[str]:
     """The states (R, S, Z, ...) of the processes in process group ``group``."""
     states = []
@@ -162,9 +170,7 @@ def test_a_failing_page_fails_the_extraction_in_the_words_of_this_process(
         api: ApiServer, workers: list[PageWorkers], monkeypatch: pytest.MonkeyPatch) -> None:
     src = offset_source(api, params={"fail_at": 100},
                         retry=ir.RetryPolicy(max_attempts=2, backoff=0.01, max_backoff=0.01))
-    by_workers = error_of(src)
-    in_this_process(monkeypatch)
-    assert by_workers == error_of(src)
+    by_workers = same_error_here(src, monkeypatch)
     assert "HTTP 500" in by_workers and "after 2 attempts" in by_workers
     assert workers
 
@@ -189,9 +195,7 @@ def test_a_workers_retry_is_logged_here_with_the_key_masked(
 def test_a_short_page_read_by_a_worker_breaks_the_stop_rule_as_here(
         api: ApiServer, workers: list[PageWorkers], monkeypatch: pytest.MonkeyPatch) -> None:
     src = offset_source(api, "offset_total_short")
-    by_workers = error_of(src)
-    in_this_process(monkeypatch)
-    assert by_workers == error_of(src)
+    by_workers = same_error_here(src, monkeypatch)
     assert "the server caps the page size" in by_workers
     assert workers
 
@@ -201,9 +205,7 @@ def test_a_page_loop_is_caught_between_this_process_page_and_a_workers(
     src = source(api.url, "ignores_page", records="results", params={"total_pages": 50},
                  paginate=ir.PagePagination(page_size=10, size_param="size",
                                             total_pages_path="total_pages"))
-    by_workers = error_of(src)
-    in_this_process(monkeypatch)
-    assert by_workers == error_of(src)
+    by_workers = same_error_here(src, monkeypatch)
     assert "page loop: page 2 holds the same 10 records as page 1" in by_workers
     assert workers
 
@@ -212,9 +214,7 @@ def test_max_pages_reached_by_worker_pages_is_the_same_error(
         api: ApiServer, workers: list[PageWorkers], monkeypatch: pytest.MonkeyPatch) -> None:
     src = offset_source(api, paginate=ir.OffsetPagination(limit=25, total_path="total",
                                                           max_pages=4))
-    by_workers = error_of(src)
-    in_this_process(monkeypatch)
-    assert by_workers == error_of(src)
+    by_workers = same_error_here(src, monkeypatch)
     assert "max_pages = 4 reached" in by_workers and "set max_pages = 10 or more" in by_workers
 
 
