@@ -320,11 +320,16 @@ def helper() -> None:
         importlib.import_module(name)
     fds = [int(a) for a in sys.argv[1:]]
     children = []
+    # the extractor ends the group with SIGTERM: the workers die of it, the helper stays
+    # to reap them, so that when the extractor has reaped the helper no worker is left
+    # (ignored before the first fork: a SIGTERM between two forks must not orphan one)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     for fd in fds:
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 for other in fds:
                     if other != fd:
                         os.close(other)
@@ -333,9 +338,6 @@ def helper() -> None:
             finally:
                 os._exit(code)
         children.append(pid)
-    # the extractor ends the group with SIGTERM: the workers die of it, the helper stays
-    # to reap them, so that when the extractor has reaped the helper no worker is left
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     for fd in fds:
         os.close(fd)
     for pid in children:
