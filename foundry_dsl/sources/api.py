@@ -94,7 +94,7 @@ class ApiExtractor(Extractor):
         self._secrets = client.secrets()
         inc = src.incremental
         field = inc.field if inc else None
-        tracker = MaxTracker(inc.field) if inc else None
+        tracker = MaxTracker() if inc else None
         pages = records = 0
         run = _Run(ctx.pipeline.name, ctx.until)
         try:

@@ -57,11 +57,12 @@ def test_nothing_new_hands_back_no_cursor_so_the_old_one_is_kept(api: ApiServer)
 
 
 def test_numeric_cursor_field_is_compared_as_numbers() -> None:
-    from foundry_dsl.sources.http.landing import MaxTracker
+    from foundry_dsl.sources.http.landing import MaxTracker, page_top
+    from foundry_dsl.sources.http.records import compile_path
 
-    t = MaxTracker("seq")
-    t.update([{"seq": 9}, {"seq": 10}])
-    t.update([{"seq": 2}, {"seq": None}])
+    t = MaxTracker()
+    t.merge(page_top([{"seq": 9}, {"seq": 10}], compile_path("seq")))
+    t.merge(page_top([{"seq": 2}, {"seq": None}], compile_path("seq")))
     assert t.value() == "10"
 
 

@@ -42,9 +42,10 @@ def test_no_top_on_either_side_leaves_the_other() -> None:
 
 
 def test_the_tracker_keeps_the_largest_over_every_page() -> None:
-    t = MaxTracker("meta.seq")
-    t.update([{"meta": {"seq": 4}}])
-    t.update([{"meta": {"seq": 2}}, {"meta": {}}])
+    steps = compile_path("meta.seq")
+    t = MaxTracker()
+    t.merge(page_top([{"meta": {"seq": 4}}], steps))
+    t.merge(page_top([{"meta": {"seq": 2}}, {"meta": {}}], steps))
     t.merge(None)
     assert t.value() == "4"
 

@@ -166,14 +166,11 @@ def larger(a: Any, b: Any) -> Any:
 
 
 class MaxTracker:
-    """The largest value of the incremental field over every landed page."""
+    """The largest value of the incremental field over every landed page: each page's
+    top (:attr:`Landed.top`) merged in turn."""
 
-    def __init__(self, field: str) -> None:
-        self.steps = compile_path(field)
+    def __init__(self) -> None:
         self.best: Any = None
-
-    def update(self, records: list[dict[str, Any]]) -> None:
-        self.merge(page_top(records, self.steps))
 
     def merge(self, top: Any) -> None:
         self.best = larger(self.best, top)

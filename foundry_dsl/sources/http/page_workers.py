@@ -121,7 +121,6 @@ class PageWorkers:
         self.cancelled = cancelled
         self.ready = threading.Event()  # every worker is up
         self.settled = threading.Event()  # up, or failed to start, or ended before
-        self.pages = 0  # pages sent to workers
         self._outstanding = [0] * count  # pages sent to each worker and not yet read back
         self._conns: list[Connection] = []
         self._helper: subprocess.Popen[bytes] | None = None
@@ -154,7 +153,6 @@ class PageWorkers:
         answer with ``result()``."""
         worker = self._outstanding.index(min(self._outstanding))
         self._outstanding[worker] += 1
-        self.pages += 1
         page = RemotePage(self, worker, index)
         try:
             self._conns[worker].send((index, request))
