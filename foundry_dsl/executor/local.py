@@ -9,11 +9,14 @@ fails is reported and the others go on. Hands on a
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from foundry_dsl.executor.base import Executor, Progress, RunResult, SilentProgress
 from foundry_dsl.executor.run import PipelineRun
 from foundry_dsl.planner.plan import Plan
+from foundry_dsl.sources.registry import extractor_class
 
 
 class LocalExecutor(Executor):
@@ -27,6 +30,25 @@ class LocalExecutor(Executor):
         if not plan.pipelines:
             return RunResult(())
         workers = min(self.parallel, len(plan.pipelines))
-        with ThreadPoolExecutor(workers, thread_name_prefix="pipeline") as pool:
+        with _before_runs(plan), ThreadPoolExecutor(workers, thread_name_prefix="pipeline") as pool:
             futures = [pool.submit(PipelineRun(pp, reporter).run) for pp in plan.pipelines]
             return RunResult(tuple(f.result() for f in futures))
+
+
+@contextlib.contextmanager
+def _before_runs(plan: Plan) -> Iterator[None]:
+    """Each source kind's preparations for the run (before this executor starts a
+    thread), ended once every pipeline has finished."""
+    kinds: dict[str, list[object]] = {}
+    for pp in plan.pipelines:
+        kinds.setdefault(pp.pipeline.source.kind, []).append(pp.pipeline.source)
+    ends = []
+    try:
+        for kind, sources in kinds.items():
+            end = extractor_class(kind).before_runs(sources)
+            if end is not None:
+                ends.append(end)
+        yield
+    finally:
+        for end in ends:
+            end()

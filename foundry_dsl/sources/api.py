@@ -27,7 +27,7 @@ import logging
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -48,6 +48,13 @@ class ApiExtractor(Extractor):
     """Extracts one REST API endpoint; see ``docs/api.md`` for every option."""
 
     source: ir.ApiSource
+
+    @classmethod
+    def before_runs(cls, sources: Sequence[Any]) -> Callable[[], None] | None:
+        from foundry_dsl.sources.http.page_workers import discard_spare, fork_ahead
+
+        fork_ahead(sources)
+        return discard_spare
 
     @classmethod
     def describe(cls, source: ir.ApiSource) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -112,6 +112,14 @@ class Extractor(ABC):
         return []
 
     # --- the run --------------------------------------------------------------------------
+
+    @classmethod
+    def before_runs(cls, sources: Sequence[Any]) -> Callable[[], None] | None:
+        """Called once before a local run starts its pipelines, with the run's sources of
+        this kind, while the process may still have no thread but its main one: the API
+        forks its page workers' helper here. Returns what ends what it started once every
+        pipeline has finished, or ``None``."""
+        return None
 
     def __init__(self, source: Any) -> None:
         self.source = source

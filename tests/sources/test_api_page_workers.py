@@ -29,7 +29,7 @@ from foundry_dsl import ir
 from foundry_dsl.errors import ExtractError
 from foundry_dsl.sources.api import ApiExtractor
 from foundry_dsl.sources.base import NewCursor
-from foundry_dsl.sources.http import page_workers
+from foundry_dsl.sources.http import page_workers, worker_process
 from foundry_dsl.sources.http.page_workers import PageWorkers
 from foundry_dsl.sources.http.pagination import PageRequest
 from tests.fixtures.api_server import API_KEY, ApiServer, context, run, source
@@ -366,8 +366,8 @@ def test_a_worker_whose_extractor_is_gone_stops_asking_for_pages(api: ApiServer)
     client = HttpClient(src, "p")
     where = where_for(client, "p", "GET")
     setup = page_workers.Setup(src, "p", None, logging.INFO)
-    loop = threading.Thread(target=page_workers._answer, daemon=True, args=(
-        conn, page_workers._Out(conn), setup, client, where,
+    loop = threading.Thread(target=worker_process._answer, daemon=True, args=(
+        conn, worker_process._Out(conn), setup, client, where,
         paginator_for(src.paginate, f"{api.url}/offset", {}, where)))
     loop.start()
     loop.join(30)  # bound: a worker that waits for ever fails here instead of hanging

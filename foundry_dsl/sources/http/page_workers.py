@@ -20,7 +20,7 @@ Page ``k`` goes to worker ``k mod n``: each worker answers its pages in order,
 so the extractor reads them back in page order.
 
 The workers are forked by one helper process (``python -c`` running
-:func:`helper`) that imports what a page needs once, then forks: a worker
+:func:`~foundry_dsl.sources.http.worker_process.helper`) that imports what a page needs once, then forks: a worker
 costs a fork, not an interpreter's start-up, and nothing is forked from the
 extractor's own process, whose threads (the executor's, DuckDB's) a fork
 would copy mid-step. Not ``multiprocessing``: it would import the program's
@@ -29,6 +29,15 @@ helper leads its own process group, so ending the extraction ends every
 worker, whatever it is doing (pages fetched past the end are dropped unread);
 a worker that dies is an error naming its page. Workers are used only where
 their requests are the same as the extractor's own (:func:`usable`).
+
+Starting a helper costs an interpreter and its imports, about half a second
+during which the extractor fetches alone. So when a run is about to start and
+its process is still single-threaded, :func:`fork_ahead` forks the helper and
+its workers from it at once, if one of the run's sources may use them: the
+fork copies the imports already done, and the workers wait, ready, for the
+first extraction that asks for them. A process with a second thread is never
+forked (the copy would hold whatever lock that thread held); its extractions
+start their helper as above. :func:`discard_spare` ends an unused one.
 """
 
 from __future__ import annotations
@@ -43,18 +52,18 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from foundry_dsl import ir
 from foundry_dsl.errors import ExtractError
-from foundry_dsl.sources.http.client import Cancelled, HttpClient
-from foundry_dsl.sources.http.collector import fewer_collections
-from foundry_dsl.sources.http.fetch import fetch_page, page_url, where_for
-from foundry_dsl.sources.http.landing import PageRecords, land, page_to_arrow
-from foundry_dsl.sources.http.pagination import paginator_for
+from foundry_dsl.sources.http import worker_process
+from foundry_dsl.sources.http.client import Cancelled
+from foundry_dsl.sources.http.worker_process import Setup, forked_helper
 
 log = logging.getLogger("foundry.api")
 
@@ -63,8 +72,6 @@ DEPTH = 2  # ...each sent this many pages ahead
 #: auth kinds whose credentials every process sends alike (OAuth2 renews one token)
 SHARED_AUTH = frozenset({"none", "bearer", "api_key", "basic"})
 
-#: what converting a page imports on first use, imported by the helper before it forks
-PRELOAD = ("pyarrow", "pyarrow.compute", "foundry_dsl.write.temporal", "foundry_dsl.write.convert")
 
 _slots_lock = threading.Lock()
 _slots_used = 0  # worker processes running in this process, for every extraction
@@ -85,6 +92,12 @@ def usable(src: ir.ApiSource) -> bool:
             and hasattr(os, "fork") and not multiprocessing.current_process().daemon)
 
 
+def _pages_ahead(src: ir.Source) -> bool:
+    """Whether ``src`` may hand pages to workers: requests known ahead, and usable."""
+    return (isinstance(src, ir.ApiSource) and src.paginate.kind in ("offset", "page")
+            and usable(src))
+
+
 def _take_slots(wanted: int) -> int:
     """Up to ``wanted`` worker slots: one worker per CPU across every extraction of the
     process, so two API pipelines running at once do not start four workers on two CPUs."""
@@ -101,15 +114,86 @@ def _give_slots(count: int) -> None:
         _slots_used -= count
 
 
-@dataclass(frozen=True)
-class Setup:
-    """What a worker needs to fetch and land pages as the extractor would (the
-    environment, for env() values, proxies and CA bundles, is inherited)."""
+class _Forked:
+    """A helper forked from this process, waited for like a ``subprocess.Popen``."""
 
-    source: ir.ApiSource
-    pipeline: str
-    until: str | None  # a replayed window's end: records past it do not land
-    level: int  # the extractor's log level: lines below it are not sent
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def wait(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped already
+                self.returncode = 0
+                break
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+                break
+            if time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout)
+            time.sleep(0.01)
+        return self.returncode
+
+
+@dataclass
+class _Spare:
+    """A helper forked ahead, its workers waiting for their setup."""
+
+    helper: _Forked
+    conns: list[Connection]
+    errors: IO[bytes]  # the helper's output, read only when it fails
+
+
+_spare: _Spare | None = None
+
+
+def fork_ahead(sources: Iterable[ir.Source]) -> None:
+    """Fork a helper and its workers now, for the first extraction of ``sources`` that
+    asks for workers, when one of them may and this process has no other thread."""
+    global _spare
+    if _spare is not None or not any(_pages_ahead(s) for s in sources) or not _one_thread():
+        return
+    pairs = [socket.socketpair() for _ in range(min(WORKERS, _cpus()))]
+    errors = tempfile.TemporaryFile()  # noqa: SIM115 - the spare owns it until it ends
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child's coverage is not collected
+        forked_helper(errors.fileno(), [b.fileno() for _, b in pairs])
+    for _, b in pairs:
+        b.close()
+    _spare = _Spare(_Forked(pid), [Connection(a.detach()) for a, _ in pairs], errors)
+    log.debug("page worker processes forked ahead of the run (process group %d)", pid)
+
+
+def discard_spare() -> None:
+    """End the helper forked ahead if no extraction took it."""
+    global _spare
+    with _slots_lock:
+        spare, _spare = _spare, None
+    if spare is not None:
+        for conn in spare.conns:
+            conn.close()
+        _end(spare.helper)
+        spare.errors.close()
+
+
+def _take_spare(count: int) -> _Spare | None:
+    global _spare
+    with _slots_lock:
+        if _spare is None or len(_spare.conns) != count:
+            return None
+        spare, _spare = _spare, None
+        return spare
+
+
+def _one_thread() -> bool:
+    """Whether this process runs one thread, native ones (DuckDB's, Arrow's) counted."""
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:  # no /proc: not Linux, where fork is the platform's own risk
+        return False
 
 
 class PageWorkers:
@@ -123,7 +207,7 @@ class PageWorkers:
         self.settled = threading.Event()  # up, or failed to start, or ended before
         self._outstanding = [0] * count  # pages sent to each worker and not yet read back
         self._conns: list[Connection] = []
-        self._helper: subprocess.Popen[bytes] | None = None
+        self._helper: subprocess.Popen[bytes] | _Forked | None = None
         self._lock = threading.Lock()
         self._closed = False
         threading.Thread(target=self._start, name="foundry-api-workers", daemon=True).start()
@@ -196,27 +280,19 @@ class PageWorkers:
     # --- internals ----------------------------------------------------------------
 
     def _start(self) -> None:
-        pairs = [socket.socketpair() for _ in range(self.count)]
-        ours = [Connection(a.detach()) for a, _ in pairs]
-        theirs = [b.detach() for _, b in pairs]
-        root = str(Path(__file__).resolve().parents[3])  # where foundry_dsl is imported from
-        code = f"import sys; sys.path.insert(0, {root!r}); from {__name__} import helper; helper()"
-        # the helper's own output (an interpreter that cannot start says why there) goes to
-        # a file read only when it fails, never onto the user's terminal
-        with tempfile.TemporaryFile() as errors:
+        spare = _take_spare(self.count)
+        with spare.errors if spare is not None else tempfile.TemporaryFile() as errors:
+            ours: list[Connection] = []
             try:
-                try:
+                ours = spare.conns if spare is not None else self._launch(errors)
+                if spare is not None:
                     with self._lock:
-                        if self._closed:
-                            raise _Ended
-                        # its own session: a signal to its group reaches every worker it forks
-                        self._helper = subprocess.Popen(
-                            [sys.executable, "-c", code, *map(str, theirs)], pass_fds=theirs,
-                            stdin=subprocess.DEVNULL, stdout=errors, stderr=errors,
-                            start_new_session=True)
-                finally:
-                    for fd in theirs:
-                        os.close(fd)
+                        closed = self._closed
+                        if not closed:
+                            self._helper = spare.helper
+                    if closed:  # close() has been and gone: the helper is ours to end
+                        _end(spare.helper)
+                        raise _Ended
                 for conn in ours:
                     conn.send(self.setup)
                 for conn in ours:  # each worker says so once it can fetch
@@ -227,8 +303,8 @@ class PageWorkers:
                         raise _Ended
                     self._conns = ours
                     self.ready.set()
-                log.debug("pipeline %s: %d page worker processes up", self.setup.pipeline,
-                          self.count)
+                log.debug("pipeline %s: %d page worker processes up%s", self.setup.pipeline,
+                          self.count, " (forked ahead)" if spare is not None else "")
             except Exception as exc:
                 for conn in ours:
                     conn.close()
@@ -243,6 +319,34 @@ class PageWorkers:
             finally:
                 self.settled.set()
 
+    def _launch(self, errors: IO[bytes]) -> list[Connection]:
+        """Start a helper (``python -c``) and its workers; this side's ends of their pipes."""
+        pairs = [socket.socketpair() for _ in range(self.count)]
+        ours = [Connection(a.detach()) for a, _ in pairs]
+        theirs = [b.detach() for _, b in pairs]
+        root = str(Path(__file__).resolve().parents[3])  # where foundry_dsl is imported from
+        code = (f"import sys; sys.path.insert(0, {root!r}); "
+                f"from {worker_process.__name__} import helper; helper()")
+        try:
+            with self._lock:
+                if self._closed:
+                    raise _Ended
+                # its own session: a signal to its group reaches every worker it forks; its
+                # output (an interpreter that cannot start says why there) goes to a file
+                # read only when it fails, never onto the user's terminal
+                self._helper = subprocess.Popen(
+                    [sys.executable, "-c", code, *map(str, theirs)], pass_fds=theirs,
+                    stdin=subprocess.DEVNULL, stdout=errors, stderr=errors,
+                    start_new_session=True)
+        except BaseException:
+            for conn in ours:
+                conn.close()
+            raise
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        return ours
+
     def _died(self, index: int) -> ExtractError:
         return ExtractError(
             f"pipeline {self.setup.pipeline}: the worker process fetching page {index + 1} "
@@ -255,7 +359,7 @@ class _Ended(Exception):
     """The extraction ended before its workers started."""
 
 
-def _end(helper: subprocess.Popen[bytes]) -> None:
+def _end(helper: subprocess.Popen[bytes] | _Forked) -> None:
     """End the helper's process group: the helper and every worker it forked."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         with contextlib.suppress(ProcessLookupError):
@@ -283,110 +387,3 @@ class RemotePage:
             raise self.error
         page, self.landed = self.workers.receive(self.worker, self.index)
         return page
-
-
-# --- the worker process ---------------------------------------------------------------
-
-
-class _Out:
-    """The worker's end of its pipe, shared by its log handler and its page loop."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.lock = threading.Lock()
-
-    def send(self, message: tuple[Any, ...]) -> None:
-        with self.lock:
-            self.conn.send(message)
-
-
-class _Forward(logging.Handler):
-    def __init__(self, out: _Out) -> None:
-        super().__init__()
-        self.out = out
-
-    def emit(self, record: logging.LogRecord) -> None:
-        with contextlib.suppress(Exception):  # the extractor is gone: its logs are too
-            self.out.send(("log", record.name, record.levelno, record.getMessage()))
-
-
-def helper() -> None:
-    """The helper process: fork a worker per socket its argv names, then wait for them."""
-    import importlib
-
-    for name in PRELOAD:
-        importlib.import_module(name)
-    fds = [int(a) for a in sys.argv[1:]]
-    children = []
-    # the extractor ends the group with SIGTERM: the workers die of it, the helper stays
-    # to reap them, so that when the extractor has reaped the helper no worker is left
-    # (ignored before the first fork: a SIGTERM between two forks must not orphan one)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    for fd in fds:
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                for other in fds:
-                    if other != fd:
-                        os.close(other)
-                serve(Connection(fd))
-                code = 0
-            finally:
-                os._exit(code)
-        children.append(pid)
-    for fd in fds:
-        os.close(fd)
-    for pid in children:
-        os.waitpid(pid, 0)
-
-
-def serve(conn: Connection) -> None:
-    """A worker's life: answer each ``(index, request)`` until the pipe closes."""
-    root = logging.getLogger()
-    root.handlers[:] = [logging.NullHandler()]  # the extractor has warned of what follows
-    try:
-        setup: Setup = conn.recv()
-    except (EOFError, OSError):
-        return
-    src = setup.source
-    out = _Out(conn)
-    client = HttpClient(src, setup.pipeline)
-    where = where_for(client, setup.pipeline, src.method)
-    pager = paginator_for(src.paginate, page_url(src), {}, where)
-    root.handlers[:] = [_Forward(out)]
-    root.setLevel(setup.level)
-    out.send(("ready",))
-    with fewer_collections():
-        _answer(conn, out, setup, client, where, pager)
-
-
-def _answer(conn: Connection, out: _Out, setup: Setup, client: Any, where: Any, pager: Any) -> None:
-    src = setup.source
-    field = src.incremental.field if src.incremental else None
-    while True:
-        try:
-            task = conn.recv()
-        except (EOFError, OSError):
-            return
-        index, request = task
-        try:
-            page = fetch_page(src, client, where, index, request)
-            every = page_to_arrow(page.records, parse_dates=src.parse_dates) \
-                if page.records else None
-            landed = land(page.records, parse_dates=src.parse_dates, field=field,
-                          until=setup.until, converted=every)
-            records = PageRecords(page.records, every, src.parse_dates)
-            answer: tuple[Any, ...] = ("page", pager.portable(page, records), landed)
-        except Exception as exc:
-            answer = ("error", exc)
-        try:
-            out.send(answer)
-        except (EOFError, OSError):
-            return
-        except Exception as exc:  # an answer that does not pickle: the error's words do
-            problem = answer[1] if answer[0] == "error" else exc
-            out.send(("error", ExtractError(
-                f"pipeline {setup.pipeline}: page {index + 1}: {type(problem).__name__}: "
-                f"{problem}")))

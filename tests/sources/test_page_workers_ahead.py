@@ -1,0 +1,232 @@
+"""A run forks its page workers before its first thread, and ends them however it ends.
+
+Each test runs foundry in a process of its own: this one has threads (the API
+server's), and a process with a second thread is never forked ahead. What the
+run did is read from its debug log, its child processes (``/proc``) and what
+landed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from foundry_dsl import ir
+from foundry_dsl.sources.http import page_workers
+from tests.fixtures.api_server import ApiServer, source
+from tests.sources.test_api_page_workers import members
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PIPELINE = """\
+platform lake {{
+  storage local {{
+    path = "{lake}"
+  }}
+  partition = date
+}}
+
+pipeline shop.orders {{
+  platform = lake
+  source api {{
+    base_url = "{url}"
+    endpoint = "/offset"
+    records = "data"
+    params {{ n = "{n}"{extra} }}
+    paginate {paginate}
+  }}
+}}
+"""
+OFFSET = "offset {\n      limit = 10\n      total_path = \"total\"\n    }"
+
+
+def pipeline(tmp_path: Path, api: ApiServer, n: int, paginate: str = OFFSET,
+             extra: str = "") -> Path:
+    path = tmp_path / "orders.bronze"
+    path.write_text(PIPELINE.format(lake=tmp_path / "lake", url=api.url, n=n, extra=extra,
+                                    paginate=paginate))
+    return path
+
+
+def apply_cli(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "foundry_dsl.cli.main", "--debug", "apply", str(path),
+         "--date", "2024-01-02", "--log-format", "json"],
+        capture_output=True, text=True, timeout=300, cwd=path.parent)
+
+
+def messages(log: str) -> list[str]:
+    return [json.loads(line)["message"] for line in log.splitlines() if line.startswith("{")]
+
+
+def landed_ids(tmp_path: Path) -> list[int]:
+    files = sorted((tmp_path / "lake").rglob("*.parquet"))
+    return sorted(i for f in files for i in pq.read_table(f, columns=["id"]).column("id").to_pylist())
+
+
+def test_a_long_extraction_gets_the_workers_forked_before_the_run(
+        api: ApiServer, tmp_path: Path) -> None:
+    done = apply_cli(pipeline(tmp_path, api, n=4000))
+    assert done.returncode == 0, done.stderr
+    said = messages(done.stderr)
+    assert "pipeline shop.orders: 2 page worker processes up (forked ahead)" in said
+    assert any("4000 records in 400 pages (" in m and "by 2 worker processes)" in m for m in said)
+    assert landed_ids(tmp_path) == list(range(4000))
+
+
+SCRIPT = """\
+import os, sys
+sys.path.insert(0, {root!r})
+import foundry_dsl
+from foundry_dsl import ir
+from foundry_dsl.sources.http import page_workers
+
+forked = []
+real = page_workers.fork_ahead
+
+def fork_ahead(sources):
+    real(sources)
+    forked.append(page_workers._spare.helper.pid if page_workers._spare else None)
+
+page_workers.fork_ahead = fork_ahead
+{before}
+plan = foundry_dsl.load([{path!r}]).plan(date=__import__("datetime").date(2024, 1, 2))
+result = foundry_dsl.apply(plan)
+children = []
+for entry in os.listdir("/proc"):
+    try:
+        stat = open(f"/proc/{{entry}}/stat").read() if entry.isdigit() else ""
+    except OSError:
+        continue  # ended since
+    if stat and int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid():
+        children.append(entry)
+print(forked[0], result.exit_code, " ".join(children) or "-", flush=True)
+"""
+
+
+def library_run(path: Path, before: str = "") -> tuple[int | None, int, list[int]]:
+    """``foundry_dsl.apply`` in a process that goes on after it: the helper forked ahead
+    (None when none was), the run's exit code, and the process's children after it."""
+    script = path.parent / "run.py"
+    script.write_text(SCRIPT.format(root=str(ROOT), path=str(path), before=before))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300, cwd=path.parent)
+    assert done.returncode == 0, done.stderr
+    helper, code, children = done.stdout.split()
+    return (None if helper == "None" else int(helper), int(code),
+            [] if children == "-" else [int(c) for c in children.split()])
+
+
+def test_a_helper_no_extraction_took_is_ended_with_the_run(
+        api: ApiServer, tmp_path: Path) -> None:
+    # one page: the extraction never asks for workers, and the process lives on
+    helper, code, children = library_run(pipeline(tmp_path, api, n=5))
+    assert code == 0
+    assert helper is not None
+    assert children == []  # the helper is ended and reaped, not left waiting or a zombie
+    assert members(helper) == []
+    assert landed_ids(tmp_path) == list(range(5))
+
+
+def test_a_helper_an_extraction_took_is_ended_with_it(api: ApiServer, tmp_path: Path) -> None:
+    helper, code, children = library_run(pipeline(tmp_path, api, n=4000))
+    assert code == 0
+    assert helper is not None
+    assert children == []
+    assert members(helper) == []
+    assert landed_ids(tmp_path) == list(range(4000))
+
+
+def test_sources_whose_pages_stay_in_this_process_fork_nothing(
+        api: ApiServer, tmp_path: Path) -> None:
+    # a rate limit is one token bucket: its pages are never handed to workers
+    path = pipeline(tmp_path, api, n=30)
+    path.write_text(path.read_text().replace('    records = "data"\n',
+                                             '    records = "data"\n    rate_limit = 1000\n'))
+    helper, code, _ = library_run(path)
+    assert code == 0
+    assert helper is None
+    assert landed_ids(tmp_path) == list(range(30))
+
+
+def test_a_helper_that_fails_to_start_leaves_every_page_to_this_process(
+        api: ApiServer, tmp_path: Path) -> None:
+    path = pipeline(tmp_path, api, n=4000)
+    script = path.parent / "run.py"
+    script.write_text(SCRIPT.format(
+        root=str(ROOT), path=str(path),
+        before="import logging\nlogging.basicConfig(level=logging.INFO)\n"
+               "from foundry_dsl.sources.http import worker_process as w\n"
+               "w.PRELOAD = (*w.PRELOAD, 'no_such_module')"))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300, cwd=path.parent)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[1:] == ["0", "-"]
+    assert ("pipeline shop.orders: the page worker processes did not start "
+            "(ModuleNotFoundError: No module named 'no_such_module'); every page is fetched "
+            "by this process") in done.stderr
+    assert "Traceback" not in done.stderr
+    assert landed_ids(tmp_path) == list(range(4000))
+
+
+def test_the_helper_of_a_killed_run_ends_with_its_workers(api: ApiServer, tmp_path: Path) -> None:
+    # the first page is held: the run is killed before any extraction took the helper
+    path = pipeline(tmp_path, api, n=4000, extra=', hold_at = "0"')
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "foundry_dsl.cli.main", "--debug", "apply", str(path),
+         "--date", "2024-01-02", "--log-format", "json"],
+        stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        assert proc.stderr is not None
+        group = None
+        for line in proc.stderr:  # the fork comes before the pipeline starts, if at all
+            said = json.loads(line)["message"] if line.startswith("{") else ""
+            if said.startswith("page worker processes forked ahead of the run"):
+                group = int(said.split("process group ")[1].rstrip(")"))
+            if "holding the lease" in said:
+                break
+        assert group is not None
+        assert api.wait_until(lambda: any("held" in r.events for r in api.log), 60)
+        assert members(group)  # the helper and its two workers, waiting
+        proc.kill()
+        proc.wait(60)
+    finally:
+        api.release.set()
+    # the workers see the run's end of their pipes close, the helper reaps them and
+    # exits; orphaned, it is reaped by whoever adopts it, so a zombie may stay
+    for _ in range(600):  # a poller's pace; the bound only stops a hang
+        if set(members(group)) <= {"Z"}:
+            break
+        time.sleep(0.1)
+    assert set(members(group)) <= {"Z"}
+
+
+def test_a_process_with_a_second_thread_is_not_forked(api: ApiServer) -> None:
+    assert threading.active_count() > 1  # the API server's thread, at least
+    before = children_of_this_process()
+    paged = source(api.url, "offset", records="data",
+                   paginate=ir.OffsetPagination(limit=10, total_path="total"))
+    try:
+        page_workers.fork_ahead([paged])
+        assert children_of_this_process() == before
+    finally:
+        page_workers.discard_spare()
+
+
+def children_of_this_process() -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue  # ended since
+        if stat and int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid():
+            found.add(int(entry.name))
+    return found
