@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -230,3 +231,49 @@ def children_of_this_process() -> set[int]:
         if stat and int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid():
             found.add(int(entry.name))
     return found
+
+
+def test_the_forked_helper_does_not_keep_the_programs_sigterm_handler(
+        api: ApiServer, tmp_path: Path) -> None:
+    # the program ignores SIGTERM; the helper, stopped in its imports (a module that
+    # waits on a FIFO), must still die of the SIGTERM that ends its group
+    fifo = tmp_path / "gate"
+    os.mkfifo(fifo)
+    (tmp_path / "gated.py").write_text(f"open({str(fifo)!r}).read()\n")
+    script = tmp_path / "fork.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, signal, sys, time
+        sys.path.insert(0, {str(ROOT)!r})
+        sys.path.insert(0, {str(tmp_path)!r})
+        from foundry_dsl import ir
+        from foundry_dsl.sources.http import page_workers, worker_process
+        signal.signal(signal.SIGTERM, lambda *_: None)
+        worker_process.PRELOAD = ("gated",)
+        # (not the test fixtures: pyarrow's import starts a thread, and a process with
+        # two is never forked ahead)
+        page_workers.fork_ahead([ir.ApiSource(base_url={api.url!r}, endpoint="offset",
+                                              paginate=ir.OffsetPagination(limit=10))])
+        pid = page_workers._spare.helper.pid
+        while True:  # until the helper is in its imports, reading the FIFO
+            try:
+                gate = os.open({str(fifo)!r}, os.O_WRONLY | os.O_NONBLOCK)
+                break
+            except OSError:  # ENXIO: no reader yet
+                time.sleep(0.01)
+        os.killpg(pid, signal.SIGTERM)
+        for _ in range(1000):  # a poller's pace; the bound only stops a hang
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.01)
+        else:
+            os.killpg(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            status = None
+        print("killed by SIGTERM" if status is not None and os.WIFSIGNALED(status)
+              and os.WTERMSIG(status) == signal.SIGTERM else f"still running: {{status}}")
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "killed by SIGTERM"

@@ -48,6 +48,10 @@ def forked_helper(errors: int, fds: list[int]) -> NoReturn:  # pragma: no cover
     code = 1
     try:
         os.setsid()
+        # the handlers of the program that forked it are not the helper's: ended by
+        # SIGTERM until it ignores it, and reaping its own workers
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.dup2(errors, 1)
         os.dup2(errors, 2)
         devnull = os.open(os.devnull, os.O_RDONLY)
