@@ -56,11 +56,33 @@ def pipeline(tmp_path: Path, api: ApiServer, n: int, paginate: str = OFFSET,
     return path
 
 
-def apply_cli(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "foundry_dsl.cli.main", "--debug", "apply", str(path),
-         "--date", "2024-01-02", "--log-format", "json"],
-        capture_output=True, text=True, timeout=300, cwd=path.parent)
+HELD = ', hold_at = "20"'  # page 3 waits until the test lets it answer
+
+
+def held_until_workers_are_up(api: ApiServer, cmd: list[str], cwd: Path) -> tuple[int, str, str]:
+    """Run ``cmd``, whose pipeline holds page 3, and let that page answer once the log
+    says the page workers are up: every later page is then theirs to fetch, however
+    fast this machine. Its exit code, stdout and stderr."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=cwd)
+    assert proc.stderr is not None and proc.stdout is not None
+    lines = []
+    try:
+        for line in proc.stderr:  # the held page gives up after 60 s: never a hang
+            lines.append(line)
+            if "page worker processes up" in line:
+                break
+    finally:
+        api.release.set()
+    lines.extend(proc.stderr)
+    out = proc.stdout.read()
+    return proc.wait(300), out, "".join(lines)
+
+
+def apply_cli(api: ApiServer, path: Path) -> tuple[int, str, str]:
+    return held_until_workers_are_up(
+        api, [sys.executable, "-m", "foundry_dsl.cli.main", "--debug", "apply", str(path),
+              "--date", "2024-01-02", "--log-format", "json"], path.parent)
 
 
 def messages(log: str) -> list[str]:
@@ -74,9 +96,9 @@ def landed_ids(tmp_path: Path) -> list[int]:
 
 def test_a_long_extraction_gets_the_workers_forked_before_the_run(
         api: ApiServer, tmp_path: Path) -> None:
-    done = apply_cli(pipeline(tmp_path, api, n=4000))
-    assert done.returncode == 0, done.stderr
-    said = messages(done.stderr)
+    code, _, log = apply_cli(api, pipeline(tmp_path, api, n=4000, extra=HELD))
+    assert code == 0, log
+    said = messages(log)
     assert "pipeline shop.orders: 2 page worker processes up (forked ahead)" in said
     assert any("4000 records in 400 pages (" in m and "by 2 worker processes)" in m for m in said)
     assert landed_ids(tmp_path) == list(range(4000))
@@ -120,9 +142,26 @@ def library_run(path: Path, before: str = "") -> tuple[int | None, int, list[int
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                           timeout=300, cwd=path.parent)
     assert done.returncode == 0, done.stderr
-    helper, code, children = done.stdout.split()
+    return outcome(done.stdout)
+
+
+def outcome(stdout: str) -> tuple[int | None, int, list[int]]:
+    helper, code, children = stdout.split()
     return (None if helper == "None" else int(helper), int(code),
             [] if children == "-" else [int(c) for c in children.split()])
+
+
+def held_library_run(api: ApiServer, path: Path, before: str = "") -> tuple[
+        int | None, int, list[int], str]:
+    """:func:`library_run` of a pipeline that holds page 3 until the workers are up
+    (its log at DEBUG on stderr, which is returned too)."""
+    script = path.parent / "run.py"
+    script.write_text(SCRIPT.format(
+        root=str(ROOT), path=str(path),
+        before="import logging\nlogging.basicConfig(level=logging.DEBUG)\n" + before))
+    code, out, log = held_until_workers_are_up(api, [sys.executable, str(script)], path.parent)
+    assert code == 0, log
+    return (*outcome(out), log)
 
 
 def test_a_helper_no_extraction_took_is_ended_with_the_run(
@@ -137,9 +176,11 @@ def test_a_helper_no_extraction_took_is_ended_with_the_run(
 
 
 def test_a_helper_an_extraction_took_is_ended_with_it(api: ApiServer, tmp_path: Path) -> None:
-    helper, code, children = library_run(pipeline(tmp_path, api, n=4000))
+    helper, code, children, log = held_library_run(api, pipeline(tmp_path, api, n=4000,
+                                                                 extra=HELD))
     assert code == 0
     assert helper is not None
+    assert "pipeline shop.orders: 2 page worker processes up (forked ahead)" in log
     assert children == []
     assert members(helper) == []
     assert landed_ids(tmp_path) == list(range(4000))
@@ -277,3 +318,17 @@ def test_the_forked_helper_does_not_keep_the_programs_sigterm_handler(
                           timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "killed by SIGTERM"
+
+
+def test_a_fork_that_fails_leaves_the_extractions_to_start_their_own(
+        api: ApiServer, tmp_path: Path) -> None:
+    # a process limit reached: the run goes on, its extraction starts its helper itself
+    # (a subprocess: not os.fork in this process)
+    helper, code, children, log = held_library_run(
+        api, pipeline(tmp_path, api, n=4000, extra=HELD),
+        "def no_fork():\n    raise BlockingIOError(11, 'Resource temporarily unavailable')\n"
+        "os.fork = no_fork")
+    assert (helper, code, children) == (None, 0, [])
+    assert "pipeline shop.orders: 2 page worker processes up\n" in log
+    assert "4000 records in 400 pages (" in log and "by 2 worker processes)" in log
+    assert landed_ids(tmp_path) == list(range(4000))

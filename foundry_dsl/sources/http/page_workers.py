@@ -158,7 +158,14 @@ def fork_ahead(sources: Iterable[ir.Source]) -> None:
         return
     pairs = [socket.socketpair() for _ in range(min(WORKERS, _cpus()))]
     errors = tempfile.TemporaryFile()  # noqa: SIM115 - the spare owns it until it ends
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:  # no process to spare (a limit): extractions start their own, as before
+        for a, b in pairs:
+            a.close()
+            b.close()
+        errors.close()
+        return
     if pid == 0:  # pragma: no cover - the child's coverage is not collected
         forked_helper(errors.fileno(), [b.fileno() for _, b in pairs])
     for _, b in pairs:
