@@ -20,6 +20,8 @@ event's seconds: no CLI start-up) and over the wall time of the subprocess
 over the wall time of its script (imports included), the bare loops' over their loop. Ratios printed: ADBC (one connection) over
 bare-odbc, and ADBC with 2 partitions over dlt-cx. ``--rss-rows`` refills the
 table with that many rows and runs the apply modes once more, for memory.
+``--primary-key`` makes ``id`` (the partition column) the primary key: without an
+index, the partitions' MIN/MAX is a scan of the whole table before the first row.
 
     python bench/bench_db_adbc.py --rows 1000000 --repeat 3 --rss-rows 5000000
 """
@@ -48,14 +50,15 @@ QUERY = "SELECT * FROM orders"
 MODES = "bare-odbc,bare-adbc,apply-odbc,apply-adbc,apply-adbc-2,dlt-cx"
 
 
-def _fill(server, rows: int) -> None:  # type: ignore[no-untyped-def]
+def _fill(server, rows: int, primary_key: bool = False) -> None:  # type: ignore[no-untyped-def]
     server.psql(
         "DROP TABLE IF EXISTS orders; CREATE TABLE orders (id bigint, customer_id int, "
         "order_date date, amount numeric(12,2), status text, note text, created_at timestamptz);"
         "INSERT INTO orders SELECT g, g % 9973, DATE '2020-01-01' + (g % 1500), "
         "(g % 100000) / 100.0, (ARRAY['new','paid','shipped','returned'])[1 + g % 4], "
         f"'order note ' || g, TIMESTAMPTZ '2020-01-01' + g * INTERVAL '1 second' FROM generate_series(1, {rows}) g;"
-        "ANALYZE orders;"
+        + ("ALTER TABLE orders ADD PRIMARY KEY (id);" if primary_key else "")
+        + "ANALYZE orders;"
     )
 
 
@@ -231,6 +234,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="round-robin runs per mode")
     ap.add_argument("--rss-rows", type=int, default=0, help="then refill with this many rows and run the apply modes once")
     ap.add_argument("--modes", default=MODES)
+    ap.add_argument("--primary-key", action="store_true",
+                    help="make id the table's primary key: MIN/MAX of the partition column "
+                         "reads the index instead of scanning the table")
     ap.add_argument("--child")
     ap.add_argument("--conn")
     ap.add_argument("--url")
@@ -247,7 +253,7 @@ def main() -> None:
         server = PostgresServer(Path(tempfile.mkdtemp(prefix="foundry-bench-pg-")))
         server.start()
         try:
-            _fill(server, args.rows)
+            _fill(server, args.rows, args.primary_key)
             runs: dict[str, list[dict[str, object]]] = {m: [] for m in modes}
             for _ in range(args.repeat):
                 for mode in modes:
@@ -257,7 +263,7 @@ def main() -> None:
                         print(_line(args.rows, mode, r), flush=True)
             _summary(runs)
             if args.rss_rows:
-                _fill(server, args.rss_rows)
+                _fill(server, args.rss_rows, args.primary_key)
                 print(f"\npeak RSS at {args.rss_rows} rows (one run each):")
                 for mode in [m for m in modes if m.startswith("apply")]:
                     r = _measure(mode, server.conn_str(), server.url(), tmp)
