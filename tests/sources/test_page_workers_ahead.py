@@ -289,22 +289,25 @@ def test_the_forked_helper_does_not_keep_the_programs_sigterm_handler(
         page_workers.fork_ahead([ir.ApiSource(base_url={api.url!r}, endpoint="offset",
                                               paginate=ir.OffsetPagination(limit=10))])
         pid = page_workers._spare.helper.pid
-        while True:  # until the helper is in its imports, reading the FIFO
-            try:
-                gate = os.open({str(fifo)!r}, os.O_WRONLY | os.O_NONBLOCK)
-                break
-            except OSError:  # ENXIO: no reader yet
+        status = None
+        try:
+            for _ in range(3000):  # until the helper is in its imports, reading the FIFO
+                try:
+                    gate = os.open({str(fifo)!r}, os.O_WRONLY | os.O_NONBLOCK)
+                    break
+                except OSError:  # ENXIO: no reader yet
+                    time.sleep(0.01)
+            os.killpg(pid, signal.SIGTERM)
+            for _ in range(1000):  # a poller's pace; the bound only stops a hang
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    break
+                status = None
                 time.sleep(0.01)
-        os.killpg(pid, signal.SIGTERM)
-        for _ in range(1000):  # a poller's pace; the bound only stops a hang
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            time.sleep(0.01)
-        else:
-            os.killpg(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            status = None
+        finally:  # never leave it blocked on the FIFO, whatever failed here
+            if status is None:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
         print("killed by SIGTERM" if status is not None and os.WIFSIGNALED(status)
               and os.WTERMSIG(status) == signal.SIGTERM else f"still running: {{status}}")
     """))
