@@ -12,12 +12,14 @@ new file of the same name while a second still holds the old one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
 import threading
 import time
 
+from foundry_dsl.errors import StorageError
 from foundry_dsl.storage.lease_base import Holder, Lease, LeaseHeld, LeaseLost, lease_path
 
 
@@ -71,7 +73,20 @@ def lock_path(local_root: str, scope: str) -> str:
 def _open_lock_file(path: str) -> int:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     # O_CLOEXEC: a child the run starts must not keep the lock alive after the run dies
-    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    return _open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+
+def _open(path: str, flags: int, mode: int = 0o644) -> int:
+    """``os.open`` that never follows a symbolic link at ``path``: a link planted there
+    would have the run write its name into, and lock, whatever file it points to."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW, mode)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise StorageError(
+            f"the lease's lock file {path} is a symbolic link; foundry does not follow "
+            "one there: remove it (a run recreates the file)") from None
 
 
 def attempt_local(path: str, scope: str, holder: Holder) -> Lease | LeaseHeld:
@@ -146,7 +161,7 @@ def _read_holder(fd: int) -> Holder | None:
 def local_holder(path: str) -> Holder | None:
     """Who holds the lock at ``path`` now, or None when it is free."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = _open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
     try:

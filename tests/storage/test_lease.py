@@ -658,6 +658,25 @@ def test_release_keeps_the_lock_file_so_a_run_that_opened_it_still_conflicts(
         os.close(early)
 
 
+def test_a_lock_file_that_is_a_symbolic_link_is_refused_and_its_target_left_alone(
+    local: FsspecBackend, tmp_path: Path
+) -> None:
+    assert local.local_root is not None
+    path = Path(local.local_root, "_foundry", "leases", "system=shop", "table=orders.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    target = tmp_path / "someone-elses-file"
+    target.write_text("keep me")
+    path.symlink_to(target)
+    with pytest.raises(StorageError) as caught:
+        acquire(local, SCOPE, holder("run-first"))
+    assert str(caught.value) == (
+        f"the lease's lock file {path} is a symbolic link; foundry does not follow one "
+        "there: remove it (a run recreates the file)")
+    assert target.read_text() == "keep me"
+    with pytest.raises(StorageError, match="is a symbolic link"):
+        current_holder(local, SCOPE)
+
+
 def test_a_deleted_lock_file_makes_check_raise_lease_lost(
     local: FsspecBackend, leases: list[Lease]
 ) -> None:
