@@ -63,6 +63,7 @@ class Lowering:
 
     def __init__(self) -> None:
         self.diagnostics: list[Diagnostic] = []
+        self._reported: set[Diagnostic] = set()  # the same, to look up in O(1)
         self._shared: dict[int, _Shared] = {}
 
     def share(self, node: PMap) -> PMap:
@@ -80,7 +81,8 @@ class Lowering:
         d = Diagnostic(message, pos, help, secret_spans=tuple(secrets))
         # a platform is lowered once per pipeline that uses it, and a pipeline's run
         # formats default to its platform's: the same mistake would be reported again
-        if d not in self.diagnostics:
+        if d not in self._reported:
+            self._reported.add(d)
             self.diagnostics.append(d)
 
     # --- models -------------------------------------------------------------------
