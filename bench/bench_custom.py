@@ -59,9 +59,11 @@ def child(rows: int, out: Path, workers: int) -> None:
     """Land ``rows`` rows into ``out``; the parent measures this process."""
     sys.path.insert(0, str(out))
     _source_module(out)
+    import importlib
     import threading
 
-    from bench_orders import batches  # type: ignore[import-not-found]
+    # written just above, at run time: not a package to import by name
+    batches = importlib.import_module("bench_orders").batches
 
     from foundry_dsl.executor.jobs import WriteJob
     from foundry_dsl.executor.streams import FileWriters

@@ -47,11 +47,10 @@ pipeline shop.orders {{
 OFFSET = "offset {\n      limit = 10\n      total_path = \"total\"\n    }"
 
 
-def pipeline(tmp_path: Path, api: ApiServer, n: int, paginate: str = OFFSET,
-             extra: str = "") -> Path:
+def pipeline(tmp_path: Path, api: ApiServer, n: int, extra: str = "") -> Path:
     path = tmp_path / "orders.bronze"
     path.write_text(PIPELINE.format(lake=tmp_path / "lake", url=api.url, n=n, extra=extra,
-                                    paginate=paginate))
+                                    paginate=OFFSET))
     return path
 
 

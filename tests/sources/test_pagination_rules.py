@@ -20,6 +20,7 @@ from foundry_dsl.sources.http.pagination import (
     PagePaginator,
     PageRequest,
     Paginator,
+    known_ahead,
     paginator_for,
 )
 
@@ -513,3 +514,17 @@ def test_url_paginators_name_the_query_in_the_page_loop_error() -> None:
         "ignores the paging query of the next URL it sends; check the API's documentation "
         "for another way to page. Stopping rather than reading the same page again"
     )
+
+
+@pytest.mark.parametrize(("pagination", "ahead"), [
+    (ir.OffsetPagination(limit=10), True),
+    (ir.PagePagination(), True),
+    (ir.CursorPagination(cursor_path="next"), False),
+    (ir.LinkPagination(), False),
+    (ir.NextUrlPagination(next_url_path="next"), False),
+    (ir.NoPagination(), False),
+])
+def test_only_offset_and_page_know_every_request_ahead(pagination: ir.Pagination,
+                                                       ahead: bool) -> None:
+    # what lets a run fork page workers before its first page (page_workers.fork_ahead)
+    assert known_ahead(pagination) is ahead

@@ -63,6 +63,7 @@ from foundry_dsl import ir
 from foundry_dsl.errors import ExtractError
 from foundry_dsl.sources.http import worker_process
 from foundry_dsl.sources.http.client import Cancelled
+from foundry_dsl.sources.http.pagination import known_ahead
 from foundry_dsl.sources.http.worker_process import Setup, forked_helper
 
 log = logging.getLogger("foundry.api")
@@ -94,8 +95,7 @@ def usable(src: ir.ApiSource) -> bool:
 
 def _pages_ahead(src: ir.Source) -> bool:
     """Whether ``src`` may hand pages to workers: requests known ahead, and usable."""
-    return (isinstance(src, ir.ApiSource) and src.paginate.kind in ("offset", "page")
-            and usable(src))
+    return isinstance(src, ir.ApiSource) and known_ahead(src.paginate) and usable(src)
 
 
 def _take_slots(wanted: int) -> int:

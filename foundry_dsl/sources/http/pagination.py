@@ -381,6 +381,11 @@ class NextUrlPaginator(_UrlPaginator):
         return self._follow(page, get_path(page.doc, self.steps))
 
 
+def known_ahead(p: ir.Pagination) -> bool:
+    """Whether ``p``'s paginator is ``indexed``: it knows every request ahead."""
+    return bool(getattr(PAGINATORS.get(p.kind), "indexed", False))
+
+
 def paginator_for(p: ir.Pagination, url: str, params: Mapping[str, Any],
                   where: Callable[[str], str]) -> Paginator:
     make = PAGINATORS.get(p.kind)
